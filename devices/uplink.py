@@ -1,0 +1,208 @@
+"""The record a hub sends up to its community: one interop message plus where it came from.
+
+It is the payload inside a signed envelope (``privacy.envelope``). ``hub_id`` + ``seq`` (the
+hub's outbox sequence) is the idempotency key: a hub retries a record until the community
+acknowledges that exact key, and the community stores each key once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from devices.catalog import PRIORITY_RANK, DeviceKind, Priority
+from devices.messages import (
+    DEVICE_ID_RE,
+    MAX_INT,
+    DeviceReport,
+    ErrorCode,
+    Event,
+    Heartbeat,
+    InteropError,
+    Message,
+    State,
+    decode_json,
+    parse_message,
+    to_dict,
+)
+
+UPLINK_VERSION: Final = "1.0"
+TOPIC_ROOT: Final = "courtyard/v1/hub"
+
+
+def topic_up(hub_id: str) -> str:
+    """Hub → community records (QoS 1, signed envelopes)."""
+    return f"{TOPIC_ROOT}/{hub_id}/up"
+
+
+def topic_ack(hub_id: str) -> str:
+    """Community → hub: keys the community has durably stored (QoS 1)."""
+    return f"{TOPIC_ROOT}/{hub_id}/ack"
+
+
+def topic_status(hub_id: str) -> str:
+    """Retained ``online``/``offline``; ``offline`` is the hub's MQTT last will."""
+    return f"{TOPIC_ROOT}/{hub_id}/status"
+
+
+class RecordKind(StrEnum):
+    REPORT = "report"
+    HUB_HEARTBEAT = "hub_heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """How the resident named the device and where it is; shown to the duty staff."""
+
+    device_id: str
+    kind: DeviceKind
+    name: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkRecord:
+    hub_id: str
+    seq: int
+    ts: int
+    kind: RecordKind
+    priority: Priority
+    device: DeviceInfo | None = None
+    message: DeviceReport | None = None
+    #: For hub heartbeats: devices paired / online.
+    summary: dict[str, int] | None = None
+
+    @property
+    def key(self) -> str:
+        return idempotency_key(self.hub_id, self.seq)
+
+
+def idempotency_key(hub_id: str, seq: int) -> str:
+    return f"{hub_id}:{seq}"
+
+
+def priority_of(message: Message) -> Priority:
+    """Alarms travel first: an event keeps its priority, everything else is telemetry."""
+    if isinstance(message, Event):
+        return message.priority
+    return Priority.INFO
+
+
+def report(
+    hub_id: str, seq: int, ts: int, device: DeviceInfo, message: DeviceReport
+) -> UplinkRecord:
+    return UplinkRecord(
+        hub_id=hub_id,
+        seq=seq,
+        ts=ts,
+        kind=RecordKind.REPORT,
+        priority=priority_of(message),
+        device=device,
+        message=message,
+    )
+
+
+def is_telemetry(record: UplinkRecord) -> bool:
+    """Telemetry may be shed under pressure; alarms and trouble events never are."""
+    if isinstance(record.message, Event):
+        return False
+    return PRIORITY_RANK[record.priority] >= PRIORITY_RANK[Priority.INFO]
+
+
+def encode_record(record: UplinkRecord) -> bytes:
+    body: dict[str, Any] = {
+        "v": UPLINK_VERSION,
+        "hub_id": record.hub_id,
+        "seq": record.seq,
+        "ts": record.ts,
+        "kind": str(record.kind),
+        "priority": str(record.priority),
+    }
+    if record.device is not None:
+        body["device"] = {
+            "device_id": record.device.device_id,
+            "kind": str(record.device.kind),
+            "name": record.device.name,
+            "room": record.device.room,
+        }
+    if record.message is not None:
+        body["message"] = to_dict(record.message)
+    if record.summary is not None:
+        body["summary"] = record.summary
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _bad(reason: str) -> InteropError:
+    return InteropError(ErrorCode.BAD_FIELD, reason)
+
+
+def _text(obj: dict[str, Any], key: str, limit: int = 64) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _bad(f"'{key}' must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def decode_record(raw: bytes) -> UplinkRecord:
+    """Validate an uplink record from untrusted bytes; raises :class:`InteropError` only."""
+    obj = decode_json(raw)
+    if obj.get("v") != UPLINK_VERSION:
+        raise InteropError(ErrorCode.UNSUPPORTED_VERSION, f"uplink 'v' must be {UPLINK_VERSION!r}")
+    hub_id = _text(obj, "hub_id")
+    if not DEVICE_ID_RE.fullmatch(hub_id):
+        raise _bad("'hub_id' has invalid characters")
+    seq, ts = obj.get("seq"), obj.get("ts")
+    for name, value in (("seq", seq), ("ts", ts)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+            raise _bad(f"'{name}' must be an integer in 0..2^53-1")
+    assert isinstance(seq, int) and isinstance(ts, int)
+    try:
+        kind = RecordKind(str(obj.get("kind")))
+    except ValueError:
+        raise _bad("'kind' must be one of " + ", ".join(RecordKind)) from None
+    if kind is RecordKind.HUB_HEARTBEAT:
+        summary = obj.get("summary", {})
+        if (
+            not isinstance(summary, dict)
+            or len(summary) > 16
+            or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                for k, v in summary.items()
+            )
+        ):
+            raise _bad("'summary' must be an object of integers")
+        return UplinkRecord(
+            hub_id=hub_id, seq=seq, ts=ts, kind=kind, priority=Priority.INFO, summary=summary
+        )
+    dev = obj.get("device")
+    if not isinstance(dev, dict):
+        raise _bad("'device' must be an object")
+    raw_message = obj.get("message")
+    if not isinstance(raw_message, dict):
+        raise _bad("'message' must be an object")
+    message = parse_message(raw_message)
+    if not isinstance(message, State | Event | Heartbeat):
+        raise _bad("'message' must be a state, event or heartbeat")
+    try:
+        dev_kind = DeviceKind(str(dev.get("kind")))
+    except ValueError:
+        raise InteropError(ErrorCode.UNKNOWN_KIND, "'device.kind' is not a known kind") from None
+    info = DeviceInfo(
+        device_id=_text(dev, "device_id"),
+        kind=dev_kind,
+        name=_text(dev, "name", 64),
+        room=_text(dev, "room", 64),
+    )
+    if info.device_id != message.device_id or info.kind != message.kind:
+        raise InteropError(ErrorCode.WRONG_DEVICE, "'device' does not match the message's device")
+    return UplinkRecord(
+        hub_id=hub_id,
+        seq=seq,
+        ts=ts,
+        kind=kind,
+        priority=priority_of(message),
+        device=info,
+        message=message,
+    )
