@@ -71,6 +71,8 @@ class CommandName(StrEnum):
 
 
 class FieldType(StrEnum):
+    """JSON type of a field; ``enum`` is a string from a fixed list."""
+
     BOOL = "boolean"
     INT = "integer"
     NUMBER = "number"
@@ -105,10 +107,14 @@ class EventSpec:
     #: info events are one-off happenings.
     stateful: bool = True
     data: tuple[FieldSpec, ...] = ()
+    #: Raised by the hub on a device's behalf (supervision); a device never needs to send it.
+    raised_by_hub: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
+    """One command: the kinds that accept it and its arguments."""
+
     name: CommandName
     description: str
     kinds: tuple[DeviceKind, ...]
@@ -117,6 +123,8 @@ class CommandSpec:
 
 @dataclass(frozen=True, slots=True)
 class KindSpec:
+    """One device kind: its state fields and how long it may stay silent."""
+
     kind: DeviceKind
     description: str
     state: tuple[FieldSpec, ...]
@@ -348,6 +356,7 @@ EVENTS: dict[EventType, EventSpec] = {
                     "silent_s", FieldType.NUMBER, "Seconds since the last message.", minimum=0
                 ),
             ),
+            raised_by_hub=True,
         ),
         EventSpec(EventType.BATTERY_LOW, Priority.INFO, "Battery needs replacing soon."),
         EventSpec(EventType.HARDWARE_FAULT, Priority.ALERT, "The device reports a fault."),
@@ -407,5 +416,6 @@ def is_alarm(event: EventType) -> bool:
 
 
 def event_allowed(kind: DeviceKind, event: EventType) -> bool:
+    """Whether a device of ``kind`` may emit ``event`` (trouble events: every kind)."""
     spec = EVENTS[event]
     return not spec.kinds or kind in spec.kinds

@@ -13,8 +13,8 @@ raises anything else, whatever the input (the property tests throw arbitrary byt
 from __future__ import annotations
 
 import json
-import math
 import re
+import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, TypeVar
@@ -36,10 +36,15 @@ from devices.catalog import (
 
 DEVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 MAX_INT: Final = 2**53 - 1  # JSON-safe integer range
+#: Largest magnitude of a ``number`` field: a finite IEEE-754 double, so every receiver can hold
+#: it (NaN and Infinity are not JSON; an integer literal beyond this would overflow a double).
+MAX_NUMBER: Final = sys.float_info.max
 _E = TypeVar("_E", bound=StrEnum)
 
 
 class ErrorCode(StrEnum):
+    """Stable reasons a message is refused; ``error`` messages and ``InteropError`` carry one."""
+
     MALFORMED = "malformed"
     TOO_LARGE = "too_large"
     UNSUPPORTED_VERSION = "unsupported_version"
@@ -53,8 +58,33 @@ class ErrorCode(StrEnum):
     WRONG_DEVICE = "wrong_device"
 
 
+#: What each code means, for people: the spec document's error table is generated from this.
+ERROR_MEANINGS: Final[dict[ErrorCode, str]] = {
+    ErrorCode.MALFORMED: "Not UTF-8, not JSON (NaN and Infinity are not JSON, nesting too deep),"
+    " or not a JSON object.",
+    ErrorCode.TOO_LARGE: f"More than {MAX_MESSAGE_BYTES} bytes of UTF-8.",
+    ErrorCode.UNSUPPORTED_VERSION: f"'v' is missing or its major version is not"
+    f" {SPEC_VERSION.split('.')[0]}.",
+    ErrorCode.UNKNOWN_TYPE: "'type' is missing or not a message type of this spec.",
+    ErrorCode.UNKNOWN_KIND: "'kind' is missing or not a device kind of this spec.",
+    ErrorCode.UNKNOWN_EVENT: "'event' is missing, not an event of this spec, or not one this"
+    " kind of device may emit.",
+    ErrorCode.UNKNOWN_COMMAND: "'command' is missing or not a command of this spec.",
+    ErrorCode.BAD_FIELD: "A field is missing, has the wrong type or is out of range; or"
+    " 'state', 'data' or 'args' holds a field this kind, event or command does not define.",
+    ErrorCode.SEQUENCE_REGRESSION: "'seq' is not greater than the last one the receiver"
+    " accepted from this device, and is not a resend of a message it already accepted.",
+    ErrorCode.UNKNOWN_DEVICE: "The receiver has no device with this id.",
+    ErrorCode.WRONG_DEVICE: "The message names a different device or kind than the connection"
+    " (or the uplink record) it arrived on was set up for.",
+}
+
+
 class InteropError(ValueError):
-    """A message that does not follow the interop spec. ``code`` is stable; ``reason`` is for people."""
+    """A message that does not follow the interop spec.
+
+    ``code`` is stable and goes on the wire; ``reason`` is for people and logs.
+    """
 
     def __init__(self, code: ErrorCode, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
@@ -115,6 +145,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
+    """Proof of life: resets the hub's supervision timer for the device."""
+
     device_id: str
     kind: DeviceKind
     seq: int
@@ -124,6 +156,8 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class Command:
+    """Hub to device; the device answers with an ``ack`` whose ``ref`` is ``command_id``."""
+
     device_id: str
     command_id: str
     command: CommandName
@@ -143,6 +177,8 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Error:
+    """A refused message: ``ref`` is its seq (or ``"hello"``) when that was readable."""
+
     code: ErrorCode
     message: str
     ref: str = ""
@@ -154,7 +190,10 @@ Message = Hello | State | Event | Heartbeat | Command | Ack | Error
 
 
 def to_dict(msg: Message) -> dict[str, Any]:
-    """Wire form of a message (priority is derived and added for events so readers need no table)."""
+    """Wire form of a message.
+
+    Events also carry their (derived) priority, so a reader needs no table to triage them.
+    """
     out: dict[str, Any] = {"v": SPEC_VERSION, "type": str(msg.type)}
     for name in msg.__dataclass_fields__:
         if name == "type":
@@ -167,6 +206,7 @@ def to_dict(msg: Message) -> dict[str, Any]:
 
 
 def encode(msg: Message) -> str:
+    """Compact JSON text of a message, as sent on a native link."""
     return json.dumps(to_dict(msg), separators=(",", ":"), ensure_ascii=False)
 
 
@@ -177,11 +217,29 @@ def _fail(code: ErrorCode, reason: str) -> InteropError:
     return InteropError(code, reason)
 
 
+def is_unicode(text: str) -> bool:
+    """False for text with an unpaired surrogate (legal as a JSON ``\\ud800`` escape).
+
+    Such a string cannot be written as UTF-8, so accepting it would only move the failure to
+    whoever next stores or forwards the message.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _preview(value: object) -> str:
+    """A short, safe rendering of an untrusted value for an error reason."""
+    return repr(value[:40]) if isinstance(value, str) else f"a JSON {type(value).__name__}"
+
+
 def _str(
     obj: dict[str, Any], key: str, *, pattern: re.Pattern[str] | None = None, max_length: int = 128
 ) -> str:
     value = obj.get(key)
-    if not isinstance(value, str) or not value or len(value) > max_length:
+    if not isinstance(value, str) or not value or len(value) > max_length or not is_unicode(value):
         raise _fail(
             ErrorCode.BAD_FIELD,
             f"'{key}' must be a non-empty string of at most {max_length} characters",
@@ -223,15 +281,16 @@ def check_field(spec: FieldSpec, value: object) -> None:
         case FieldType.INT:
             ok = isinstance(value, int) and not isinstance(value, bool)
         case FieldType.NUMBER:
+            # A comparison, not math.isfinite: that raises OverflowError on huge integers.
             ok = (
                 isinstance(value, int | float)
                 and not isinstance(value, bool)
-                and math.isfinite(value)
+                and -MAX_NUMBER <= value <= MAX_NUMBER
             )
         case FieldType.ENUM:
             ok = isinstance(value, str) and value in spec.values
         case FieldType.STRING:
-            ok = isinstance(value, str) and 0 < len(value) <= spec.max_length
+            ok = isinstance(value, str) and 0 < len(value) <= spec.max_length and is_unicode(value)
     if not ok:
         raise _fail(
             ErrorCode.BAD_FIELD,
@@ -255,7 +314,7 @@ def _fields(
     for name, item in value.items():
         spec = by_name.get(name)
         if spec is None:
-            raise _fail(ErrorCode.BAD_FIELD, f"'{key}' has unknown field {str(name)[:40]!r}")
+            raise _fail(ErrorCode.BAD_FIELD, f"'{key}' has unknown field {_preview(name)}")
         check_field(spec, item)
     if not allow_empty and not value:
         raise _fail(ErrorCode.BAD_FIELD, f"'{key}' must not be empty")
@@ -293,11 +352,11 @@ def parse_message(raw: bytes | str | dict[str, Any]) -> Message:
     mtype = _enum(MessageType, obj.get("type"), ErrorCode.UNKNOWN_TYPE, "type")
     if mtype in (MessageType.ACK, MessageType.ERROR):
         ref = obj.get("ref", "")
-        if not isinstance(ref, str) or len(ref) > 64:
+        if not isinstance(ref, str) or len(ref) > 64 or not is_unicode(ref):
             raise _fail(ErrorCode.BAD_FIELD, "'ref' must be a string of at most 64 characters")
         if mtype is MessageType.ACK:
             error = obj.get("error", "")
-            if not isinstance(error, str) or len(error) > 256:
+            if not isinstance(error, str) or len(error) > 256 or not is_unicode(error):
                 raise _fail(
                     ErrorCode.BAD_FIELD, "'error' must be a string of at most 256 characters"
                 )
@@ -339,7 +398,7 @@ def parse_message(raw: bytes | str | dict[str, Any]) -> Message:
     if priority != spec.priority:
         raise _fail(
             ErrorCode.BAD_FIELD,
-            f"'{event}' has priority {spec.priority}, not {str(priority)[:20]!r}",
+            f"'{event}' has priority {spec.priority}, not {_preview(priority)}",
         )
     active = _bool(obj, "active", True)
     if not spec.stateful and not active:

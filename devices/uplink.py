@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from devices.catalog import PRIORITY_RANK, DeviceKind, Priority
 from devices.messages import (
@@ -24,11 +24,13 @@ from devices.messages import (
     Message,
     State,
     decode_json,
+    is_unicode,
     parse_message,
     to_dict,
 )
 
 UPLINK_VERSION: Final = "1.0"
+_E = TypeVar("_E", bound=StrEnum)
 TOPIC_ROOT: Final = "courtyard/v1/hub"
 
 
@@ -48,6 +50,8 @@ def topic_status(hub_id: str) -> str:
 
 
 class RecordKind(StrEnum):
+    """A device report, or the hub's own proof of life."""
+
     REPORT = "report"
     HUB_HEARTBEAT = "hub_heartbeat"
 
@@ -64,6 +68,8 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class UplinkRecord:
+    """One outbox entry of a hub, as the community receives it."""
+
     hub_id: str
     seq: int
     ts: int
@@ -80,6 +86,7 @@ class UplinkRecord:
 
 
 def idempotency_key(hub_id: str, seq: int) -> str:
+    """``"<hub_id>:<seq>"``: the community stores each key once and acks it by ``seq``."""
     return f"{hub_id}:{seq}"
 
 
@@ -93,6 +100,7 @@ def priority_of(message: Message) -> Priority:
 def report(
     hub_id: str, seq: int, ts: int, device: DeviceInfo, message: DeviceReport
 ) -> UplinkRecord:
+    """The record for one device report; its priority is derived from the message."""
     return UplinkRecord(
         hub_id=hub_id,
         seq=seq,
@@ -112,6 +120,7 @@ def is_telemetry(record: UplinkRecord) -> bool:
 
 
 def encode_record(record: UplinkRecord) -> bytes:
+    """Compact UTF-8 JSON of a record: the body a hub signs into an envelope."""
     body: dict[str, Any] = {
         "v": UPLINK_VERSION,
         "hub_id": record.hub_id,
@@ -140,9 +149,19 @@ def _bad(reason: str) -> InteropError:
 
 def _text(obj: dict[str, Any], key: str, limit: int = 64) -> str:
     value = obj.get(key)
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not isinstance(value, str) or not value or len(value) > limit or not is_unicode(value):
         raise _bad(f"'{key}' must be a non-empty string of at most {limit} characters")
     return value
+
+
+def _member(enum: type[_E], value: object) -> _E | None:
+    """The enum member named by a JSON string, or None (never ``str()`` of untrusted data)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        return None
 
 
 def decode_record(raw: bytes) -> UplinkRecord:
@@ -158,10 +177,9 @@ def decode_record(raw: bytes) -> UplinkRecord:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
             raise _bad(f"'{name}' must be an integer in 0..2^53-1")
     assert isinstance(seq, int) and isinstance(ts, int)
-    try:
-        kind = RecordKind(str(obj.get("kind")))
-    except ValueError:
-        raise _bad("'kind' must be one of " + ", ".join(RecordKind)) from None
+    kind = _member(RecordKind, obj.get("kind"))
+    if kind is None:
+        raise _bad("'kind' must be one of " + ", ".join(RecordKind))
     if kind is RecordKind.HUB_HEARTBEAT:
         summary = obj.get("summary", {})
         if (
@@ -185,10 +203,9 @@ def decode_record(raw: bytes) -> UplinkRecord:
     message = parse_message(raw_message)
     if not isinstance(message, State | Event | Heartbeat):
         raise _bad("'message' must be a state, event or heartbeat")
-    try:
-        dev_kind = DeviceKind(str(dev.get("kind")))
-    except ValueError:
-        raise InteropError(ErrorCode.UNKNOWN_KIND, "'device.kind' is not a known kind") from None
+    dev_kind = _member(DeviceKind, dev.get("kind"))
+    if dev_kind is None:
+        raise InteropError(ErrorCode.UNKNOWN_KIND, "'device.kind' is not a known kind")
     info = DeviceInfo(
         device_id=_text(dev, "device_id"),
         kind=dev_kind,

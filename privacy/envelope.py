@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +25,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 ENVELOPE_VERSION: Final = 1
 MAX_ENVELOPE_BYTES: Final = 64 * 1024
 _DOMAIN: Final = b"courtyard-envelope-v1\x00"
+#: Sender ids follow the interop model's id rule; checked before any lookup so a registry
+#: never sees a name it could not store (unpaired surrogates, separators, over-long ids).
+_SENDER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 class EnvelopeError(ValueError):
@@ -81,15 +85,21 @@ def open_signed(raw: bytes, lookup: Callable[[str], Ed25519PublicKey | None]) ->
         env = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise EnvelopeError("envelope is not JSON") from None
-    if not isinstance(env, dict) or env.get("v") != ENVELOPE_VERSION or env.get("alg") != "Ed25519":
+    if (
+        not isinstance(env, dict)
+        or type(env.get("v")) is not int
+        or env.get("v") != ENVELOPE_VERSION
+    ):
+        raise EnvelopeError("unsupported envelope version")
+    if env.get("alg") != "Ed25519":
         raise EnvelopeError("unsupported envelope version or algorithm")
     sender, kid, body, sig = (env.get(k) for k in ("from", "kid", "body", "sig"))
     if not all(isinstance(x, str) for x in (sender, kid, body, sig)):
         raise EnvelopeError("envelope fields must be strings")
     assert isinstance(sender, str) and isinstance(kid, str)
     assert isinstance(body, str) and isinstance(sig, str)
-    if len(sender) > 64:
-        raise EnvelopeError("sender id too long")
+    if not _SENDER_RE.fullmatch(sender):
+        raise EnvelopeError("sender id is not a valid hub id")
     public = lookup(sender)
     if public is None:
         raise EnvelopeError(f"unknown sender {sender!r}")

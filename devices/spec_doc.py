@@ -1,0 +1,686 @@
+"""Renders ``docs/interop-spec.md`` from the catalog, the schema tables and the examples.
+
+The document is what a device maker implements from, so every table in it comes from the same
+data the hub validates against, and every example is a real message passed through
+:func:`devices.messages.encode`. Prose that no table can carry (the link protocol, the uplink
+rules) lives here, next to the tables it explains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from devices.catalog import (
+    COMMANDS,
+    EVENTS,
+    KINDS,
+    MAX_MESSAGE_BYTES,
+    SPEC_VERSION,
+    EventSpec,
+    FieldSpec,
+    FieldType,
+    Priority,
+    event_allowed,
+)
+from devices.examples import (
+    MESSAGE_EXAMPLES,
+    STATE_EXAMPLES,
+    TEST_KEY_SEED,
+    UPLINK_EXAMPLES,
+    envelope_vector,
+)
+from devices.messages import (
+    DEVICE_ID_RE,
+    ERROR_MEANINGS,
+    MAX_INT,
+    MAX_NUMBER,
+    MessageType,
+    encode,
+)
+from devices.schema import (
+    DEVICE_ID,
+    DEVICE_INFO_FIELDS,
+    MESSAGE_FIELDS,
+    MESSAGE_PURPOSE,
+    MESSAGE_SCHEMA_FILE,
+    UPLINK_FIELDS,
+    UPLINK_SCHEMA_FILE,
+    Schema,
+    WireField,
+)
+from devices.uplink import TOPIC_ROOT, UPLINK_VERSION, encode_record
+
+#: Where the document lives, relative to the repository root.
+DOC_PATH: Final = "docs/interop-spec.md"
+#: Mirrors ``privacy.envelope.MAX_ENVELOPE_BYTES`` (devices/ imports nothing of ours; a test
+#: keeps the two equal).
+MAX_ENVELOPE_BYTES: Final = 64 * 1024
+
+_PRIORITY_MEANING: Final[dict[Priority, str]] = {
+    Priority.CRITICAL: "A life-safety alarm (fire, gas, a fall, an emergency call, a leak)."
+    " Handled first everywhere and never dropped.",
+    Priority.ALERT: "Trouble that needs a person soon (offline, fault, end of life, tamper)."
+    " Never dropped.",
+    Priority.INFO: "Information: info events, and all state and heartbeat messages"
+    " (telemetry). Telemetry is the first thing shed when a queue is full.",
+}
+
+
+_MESSAGE_NOTES: Final[dict[MessageType, str]] = {
+    MessageType.STATE: "Which fields `state` may hold depends on `kind`: see"
+    " [Device kinds](#device-kinds).",
+    MessageType.EVENT: "Which events a kind may send, and their `data` fields, are in"
+    " [Events](#events). Senders write `priority` so a reader can triage without the tables;"
+    " a receiver derives it when it is absent and refuses an event whose `priority` differs"
+    " from the table.",
+    MessageType.COMMAND: "Which `args` a command takes is in [Commands](#commands).",
+    MessageType.ACK: 'A hub acks `hello` with `ref` `"hello"` and a state, event or heartbeat'
+    " with `ref` = its `seq` as a decimal string; a device acks a command with `ref` ="
+    " `command_id`.",
+}
+
+
+# --- small renderers ---------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _code(value: object) -> str:
+    return f"`{value}`"
+
+
+def _json_block(text: str) -> list[str]:
+    return ["```json", text, "```", ""]
+
+
+def _num(value: float) -> str:
+    if value == MAX_INT:
+        return "2^53-1"
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{_num(low)} … {_num(high)}"
+    if low is not None:
+        return f"≥ {_num(low)}"
+    if high is not None:
+        return f"≤ {_num(high)}"
+    return "any"
+
+
+def _length(schema: Schema) -> str:
+    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    return f"{low} to {high} characters" if low else f"at most {high} characters"
+
+
+def describe(schema: Schema) -> str:
+    """A wire field's type and constraint in a few words, for the field tables."""
+    kind = schema.get("type")
+    if "const" in schema:
+        return _code(json.dumps(schema["const"]))
+    if "enum" in schema:
+        return "one of " + ", ".join(_code(v) for v in schema["enum"])
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1].replace("_", " ") + " object (below)"
+    if "oneOf" in schema:
+        return "a " + " / ".join(s["$ref"].rsplit("/", 1)[-1] for s in schema["oneOf"]) + " message"
+    if schema.get("pattern") == DEVICE_ID["pattern"]:
+        return "device id (see Conventions)"
+    if kind == "string" and "pattern" in schema:
+        return f'string "{SPEC_VERSION.split(".")[0]}.<minor>"'
+    if kind == "string":
+        return "string, " + _length(schema)
+    if kind in ("integer", "number"):
+        return f"{kind} {_range(schema.get('minimum'), schema.get('maximum'))}"
+    if kind == "boolean":
+        return "true or false"
+    if kind == "object":
+        if "additionalProperties" in schema:
+            return f"object of integers, at most {schema['maxProperties']} entries"
+        return "object, at least one field" if schema.get("minProperties") else "object"
+    return "any"
+
+
+def _field_kind(spec: FieldSpec) -> tuple[str, str]:
+    """(type, values or range) of a catalog field."""
+    values: dict[FieldType, Callable[[FieldSpec], str]] = {
+        FieldType.BOOL: lambda s: "true / false",
+        FieldType.INT: lambda s: _range(s.minimum, s.maximum),
+        FieldType.NUMBER: lambda s: _range(s.minimum, s.maximum),
+        FieldType.ENUM: lambda s: ", ".join(_code(v) for v in s.values),
+        FieldType.STRING: lambda s: f"1 to {s.max_length} characters",
+    }
+    return str(spec.type), values[spec.type](spec)
+
+
+def _wire_rows(fields: Iterable[WireField]) -> list[list[str]]:
+    return [
+        [
+            _code(f.name),
+            "yes" if f.required else f"no (default {_code(f.default)})" if f.default else "no",
+            describe(f.schema),
+            f.description,
+        ]
+        for f in fields
+    ]
+
+
+def _wire_table(fields: Iterable[WireField]) -> list[str]:
+    return _table(("field", "required", "type", "meaning"), _wire_rows(fields))
+
+
+def _catalog_table(specs: Iterable[FieldSpec], *, matter: bool) -> list[str]:
+    headers = ["field", "type", "values / range", "meaning"] + (["Matter"] if matter else [])
+    rows = []
+    for spec in specs:
+        kind, values = _field_kind(spec)
+        row = [_code(spec.name), kind, values, spec.description]
+        rows.append(row + ([spec.matter or "—"] if matter else []))
+    return _table(headers, rows)
+
+
+def _emitters(spec: EventSpec) -> str:
+    if spec.raised_by_hub:
+        return "the hub, for a device of any kind"
+    if not spec.kinds:
+        return "any kind"
+    return ", ".join(_code(k) for k in spec.kinds)
+
+
+def _data_summary(spec: EventSpec) -> str:
+    return ", ".join(_code(f.name) for f in spec.data) or "—"
+
+
+# --- sections ----------------------------------------------------------------------------
+
+
+def _front() -> list[str]:
+    return [
+        f"# Courtyard interop specification v{SPEC_VERSION}",
+        "",
+        "> Generated from `devices/catalog.py` by `python -m devices.generate --write`."
+        " Do not edit by hand.",
+        "",
+        "This document is everything a device maker needs to connect a life-safety device"
+        " (smoke alarm, gas detector, fall detector, emergency-call button, water-leak sensor)"
+        " to a Courtyard home hub, and everything a hub or community implementer needs to"
+        " carry its messages on. The key words MUST, MUST NOT, SHOULD and MAY are used as in"
+        " RFC 2119.",
+        "",
+        "Machine-readable JSON Schema (draft 2020-12) ships with it in `devices/schema/`:"
+        f" `{MESSAGE_SCHEMA_FILE}` (any message), one `<type>.schema.json` per message type,"
+        f" and `{UPLINK_SCHEMA_FILE}`. A few rules live below what a schema can express; they"
+        " are listed under"
+        " [What the JSON Schema cannot check](#what-the-json-schema-cannot-check).",
+        "",
+    ]
+
+
+def _conventions() -> list[str]:
+    major = SPEC_VERSION.split(".")[0]
+    lines = [
+        "## Conventions",
+        "",
+        f"- **Encoding.** A message is one JSON object (RFC 8259), encoded as UTF-8, at most"
+        f" {MAX_MESSAGE_BYTES} bytes. `NaN`, `Infinity` and `-Infinity` are not JSON and are"
+        " refused, as are strings holding an unpaired surrogate escape such as `\\ud800`.",
+        f'- **Version.** Every message carries `"v": "{SPEC_VERSION}"`. A receiver accepts'
+        f' any version whose part before the first `.` is `{major}` (`"{major}"`,'
+        f' `"{major}.3"`), and refuses others with `unsupported_version`.',
+        "- **Unknown fields.** A receiver ignores top-level fields it does not know, so a later"
+        " minor version can add optional ones. Inside `state`, `data` and `args` every field"
+        " must be one the spec defines for that kind, event or command: anything else is"
+        " refused with `bad_field`.",
+        "- **Device ids** are 1 to 64 characters: a letter or digit, then letters, digits, `_`,"
+        " `.`, `:` or `-` (regular expression"
+        f" `{DEVICE_ID_RE.pattern}`). Hub ids follow the same"
+        " rule. An id is unique within its hub and never reused for another device.",
+        f"- **Integers** (`seq`, `ts`, integer fields) are 0 … 2^53-1 ({MAX_INT}) unless a"
+        " field says otherwise, and MUST be written as JSON integers: `5`, never `5.0` or"
+        " `5e0`.",
+        "- **Numbers** (number fields) are finite, within the field's range, and at most"
+        f" {MAX_NUMBER!r} in magnitude (an IEEE-754 double).",
+        "- **Strings** have the lengths given in the tables, counted in Unicode code points.",
+        "- **Timestamps.** `ts` is when the thing happened, in milliseconds since the Unix epoch"
+        " (UTC), from the device's clock. Devices SHOULD keep their clock synchronised"
+        " (SNTP through the hub's network).",
+        "- **Sequence numbers.** `seq` is one counter per device, shared by its `state`,"
+        " `event` and `heartbeat` messages: every new message gets a larger `seq` than any"
+        " before it. The counter MUST survive reboots and battery changes (store it, or store"
+        " a reserved block ahead of use), as Matter event numbers do: a hub treats a `seq` that"
+        " goes backwards as a replay or a fault, never as a restart. A resent message keeps"
+        " its original `seq`.",
+        "- **Partial state.** A `state` message carries one or more of the kind's state"
+        " fields; fields left out keep their last reported value. The first report after a"
+        " hello SHOULD carry every field.",
+        "",
+        "### Priorities",
+        "",
+        "Every event has a fixed priority; the community uses it as the alarm's severity, and"
+        " every queue on the way up delivers critical before alert before info.",
+        "",
+    ]
+    lines += _table(
+        ("priority", "meaning", "events"),
+        (
+            [
+                _code(p),
+                _PRIORITY_MEANING[p],
+                ", ".join(_code(e) for e, s in EVENTS.items() if s.priority is p),
+            ]
+            for p in Priority
+        ),
+    )
+    lines += [
+        "### Stateful and one-off events",
+        "",
+        'A **stateful** event is a condition that starts and ends. `"active": true` raises'
+        " it (sending it again while the condition lasts is allowed and counted as a repeat);"
+        ' `"active": false` ends it, and a device MUST send that when the condition clears.'
+        " The community keeps one alarm per device and stateful event, raised by the first"
+        " active message and cleared by the inactive one.",
+        "",
+        "A **one-off** event (an info happening such as a self-test result) has no end:"
+        " `active` is always `true` and may be left out; `false` is refused with `bad_field`.",
+        "",
+    ]
+    return lines
+
+
+def _messages() -> list[str]:
+    lines = ["## Messages", ""]
+    lines += _table(
+        ("type", "direction", "purpose"),
+        ([_code(t), d, p] for t, (d, p) in MESSAGE_PURPOSE.items()),
+    )
+    for mtype, fields in MESSAGE_FIELDS.items():
+        direction, purpose = MESSAGE_PURPOSE[mtype]
+        lines += [f"### `{mtype}` ({direction})", "", purpose, ""]
+        lines += _wire_table(fields)
+        if mtype in _MESSAGE_NOTES:
+            lines += [_MESSAGE_NOTES[mtype], ""]
+        example = next(e for e in MESSAGE_EXAMPLES if e.message.type is mtype)
+        lines += _json_block(encode(example.message))
+    return lines
+
+
+def _exchange() -> list[str]:
+    lines = [
+        "## Example exchange",
+        "",
+        "One evening in a home, message by message, as sent on the native link:",
+        "",
+    ]
+    for number, example in enumerate(MESSAGE_EXAMPLES, start=1):
+        lines += [f"{number}. {example.title}", ""]
+        lines += ["   " + line if line else line for line in _json_block(encode(example.message))]
+    return lines
+
+
+def _kinds() -> list[str]:
+    lines = ["## Device kinds", ""]
+    for kind, spec in KINDS.items():
+        events = [e for e in EVENTS if event_allowed(kind, e) and not EVENTS[e].raised_by_hub]
+        commands = [c for c, s in COMMANDS.items() if kind in s.kinds]
+        lines += [
+            f"### `{kind}`",
+            "",
+            spec.description,
+            "",
+            f"- Matter: {spec.matter or 'no Matter cluster; follows the same shape'}.",
+            f"- Supervision: the hub raises `device_offline` after {spec.supervision_s} s"
+            f" ({spec.supervision_s // 60} min) without any message from the device.",
+            "- Events it may send: " + ", ".join(_code(e) for e in events) + ".",
+            "- Commands it must accept: " + ", ".join(_code(c) for c in commands) + ".",
+            "",
+            "State fields (all optional in each report):",
+            "",
+        ]
+        lines += _catalog_table(spec.state, matter=True)
+        lines += ["A full state report:", ""]
+        lines += _json_block(encode(STATE_EXAMPLES[kind]))
+    return lines
+
+
+def _events() -> list[str]:
+    lines = ["## Events", ""]
+    lines += _table(
+        ("event", "priority", "stateful", "sent by", "data", "meaning"),
+        (
+            [
+                _code(name),
+                _code(spec.priority),
+                "stateful" if spec.stateful else "one-off",
+                _emitters(spec),
+                _data_summary(spec),
+                spec.description,
+            ]
+            for name, spec in EVENTS.items()
+        ),
+    )
+    lines += [
+        "Data fields are optional; a field not listed for the event is refused.",
+        "",
+    ]
+    for name, spec in EVENTS.items():
+        if spec.data:
+            lines += [f"`{name}` data:", ""]
+            lines += _catalog_table(spec.data, matter=False)
+    return lines
+
+
+def _commands() -> list[str]:
+    lines = [
+        "## Commands",
+        "",
+        "A hub sends a command only to a device whose kind takes it. The device carries it out"
+        " and answers with an `ack` whose `ref` is the `command_id`: `ok: true` when done,"
+        " `ok: false` with a short `error` when it cannot. A device that is still alarming"
+        " keeps reporting the condition after `silence`.",
+        "",
+    ]
+    lines += _table(
+        ("command", "kinds", "args", "meaning"),
+        (
+            [
+                _code(name),
+                ", ".join(_code(k) for k in spec.kinds),
+                ", ".join(_code(a.name) for a in spec.args) or "—",
+                spec.description,
+            ]
+            for name, spec in COMMANDS.items()
+        ),
+    )
+    for name, spec in COMMANDS.items():
+        if spec.args:
+            lines += [f"`{name}` args (optional):", ""]
+            lines += _catalog_table(spec.args, matter=False)
+    return lines
+
+
+def _native_link() -> list[str]:
+    return [
+        "## Native link protocol (device ↔ hub)",
+        "",
+        "### Connecting",
+        "",
+        "1. The device opens a WebSocket to `GET /api/device/ws` on the hub's HTTP port, with"
+        " the header `Authorization: Bearer <device_token>`. The hub provisions every device"
+        " with its own random token (32 random bytes, URL-safe base64) and stores only its"
+        " SHA-256 hash. An unknown or missing token gets HTTP 401 and no WebSocket.",
+        "2. Every WebSocket frame is a text frame holding exactly one message.",
+        '3. The device MUST send `hello` first. The hub answers `ack` with `ref` `"hello"`,'
+        " or, if the hello's `device_id` or `kind` differs from what the token was provisioned"
+        " for, an `error` with code `wrong_device`, and closes the connection.",
+        "",
+        "### Reports and acknowledgements",
+        "",
+        "1. The device sends `state`, `event` and `heartbeat` messages with increasing `seq`.",
+        "2. The hub validates each one, stores it, and only then answers `ack` with `ref` ="
+        " the message's `seq` as a decimal string. For an `event` the ack means the event is"
+        " on the hub's disk, in the outbox that carries it to the community: until the ack"
+        " arrives the device MUST keep the event.",
+        "3. A resend of a message the hub already accepted (same `device_id` and `seq`) is"
+        " acknowledged again and not processed twice. A device can always resend safely.",
+        "4. A `seq` not greater than the last accepted one, that the hub has not seen, is"
+        " refused with `error` code `sequence_regression`, `ref` = that `seq`.",
+        "5. Any other invalid message (malformed, too large, unknown kind or event, bad"
+        " field) is refused with an `error` carrying its code and `ref` = the message's `seq`"
+        ' if it could be read, else `""`. Nothing changes on the hub and the connection'
+        " stays open; after 20 consecutive errors the hub may close it.",
+        "",
+        "### Commands",
+        "",
+        "The hub sends `command` messages at any time after the hello is acknowledged, each"
+        " with a fresh `command_id` (a UUID4 as 32 lowercase hex digits). The device answers"
+        " each with `ack` `ref` = `command_id`, `ok` true or false.",
+        "",
+        "### Staying connected",
+        "",
+        "- After a reconnect (and hello), the device resends every unacknowledged event, with"
+        " its original `seq`, in `seq` order, before anything new.",
+        "- Reconnect with exponential backoff and random jitter: wait about 0.2 s after the"
+        " first failure, doubling after each further failure up to 10 s; start again from"
+        " 0.2 s once a hello is acknowledged.",
+        "- Supervision: a hub raises `device_offline` (priority alert) when a device has sent"
+        " nothing for its kind's supervision interval, and clears it (`active: false`) when"
+        " the device is heard from again. A device with nothing to report SHOULD send a"
+        " `heartbeat` at least every third of its interval.",
+        "",
+    ]
+
+
+def _errors() -> list[str]:
+    lines = [
+        "## Error codes",
+        "",
+        "Codes are stable; the `message` next to them is for people and may change.",
+        "",
+    ]
+    lines += _table(("code", "meaning"), ([_code(c), m] for c, m in ERROR_MEANINGS.items()))
+    return lines
+
+
+def _uplink() -> list[str]:
+    hub = "<hub_id>"
+    lines = [
+        "## Uplink (hub → community)",
+        "",
+        "A hub forwards what its devices report to its community server over MQTT, as"
+        " uplink records inside signed envelopes.",
+        "",
+        "### Uplink record",
+        "",
+        f'UTF-8 JSON, at most {MAX_MESSAGE_BYTES} bytes, `v` exactly `"{UPLINK_VERSION}"`.'
+        ' `hub_id` + `seq` is the record\'s idempotency key, written `"<hub_id>:<seq>"`: a hub'
+        " retries a record until that key is acknowledged, and the community stores each key"
+        " once. Unknown top-level fields, and fields that do not belong to the record's"
+        " `kind`, are ignored.",
+        "",
+    ]
+    rows = _wire_rows(UPLINK_FIELDS)
+    for row, f in zip(rows, UPLINK_FIELDS, strict=True):
+        row.insert(1, f"`{f.when}` only" if f.when else "all")
+    lines += _table(("field", "record kind", "required", "type", "meaning"), rows)
+    lines += ["`device` object:", ""]
+    lines += _wire_table(DEVICE_INFO_FIELDS)
+    for title, record in UPLINK_EXAMPLES:
+        lines += [title, ""]
+        lines += _json_block(encode_record(record).decode())
+    lines += [
+        "### MQTT",
+        "",
+        "MQTT 3.1.1. Each hub connects with client id = username = its `hub_id` and the"
+        " password its community issued at enrollment, `clean_session` false, and may use only"
+        f" topics under `{TOPIC_ROOT}/{hub}/`.",
+        "",
+    ]
+    lines += _table(
+        ("topic", "direction", "QoS", "retained", "payload"),
+        (
+            [
+                _code(f"{TOPIC_ROOT}/{hub}/up"),
+                "hub → community",
+                "1",
+                "no",
+                "a signed envelope holding one uplink record",
+            ],
+            [
+                _code(f"{TOPIC_ROOT}/{hub}/ack"),
+                "community → hub",
+                "1",
+                "no",
+                '`{"acked": [seq, ...]}`: records durably stored',
+            ],
+            [
+                _code(f"{TOPIC_ROOT}/{hub}/status"),
+                "hub → community",
+                "1",
+                "yes",
+                '`{"status":"online"}` on connect; `{"status":"offline"}` as the last will',
+            ],
+        ),
+    )
+    lines += [
+        "- The hub writes every record to a durable outbox before acknowledging the device,"
+        " publishes pending records critical first, then alert, then info (by `seq` within a"
+        " priority), and deletes a record only when its `seq` comes back on the ack topic."
+        " Unacknowledged records are published again after 5 s and on every reconnect; the"
+        " outbox survives restarts.",
+        "- The outbox is bounded. When full, the oldest telemetry (info records that are not"
+        " events) is dropped first; events are never dropped for telemetry, and a hub full of"
+        " events refuses new ones with a logged error, never silently.",
+        "- The hub publishes a `hub_heartbeat` record every 30 s (by default).",
+        "- The community subscribes to `up` and `status` of every hub with a persistent"
+        " session. For each `up` message it opens the envelope with the hub's enrolled key,"
+        " requires topic hub id = envelope sender = record `hub_id`, decodes the record,"
+        " stores it in one transaction unless its key is already stored, and only then"
+        " acknowledges it (MQTT PUBACK and the `ack` topic). A duplicate is acknowledged"
+        " again but not processed again.",
+        "",
+    ]
+    return lines
+
+
+def _envelope() -> list[str]:
+    vector = envelope_vector()
+    lines = [
+        "### Signed envelope",
+        "",
+        "Every `up` payload is a JSON object that carries the record's exact bytes and the"
+        " hub's Ed25519 signature over them, so nothing is re-serialised before checking it."
+        f" At most {MAX_ENVELOPE_BYTES} bytes.",
+        "",
+    ]
+    lines += _table(
+        ("field", "value"),
+        (
+            ["`v`", "`1` (a JSON integer)"],
+            ["`alg`", '`"Ed25519"`'],
+            ["`from`", "the sender's id (the hub id), at most 64 characters"],
+            [
+                "`kid`",
+                "key id: the first 16 lowercase hex digits of SHA-256 of the sender's raw"
+                " 32-byte Ed25519 public key",
+            ],
+            ["`body`", "the record bytes, base64url (RFC 4648 §5) without `=` padding"],
+            ["`sig`", "the 64-byte Ed25519 signature, base64url without padding"],
+        ),
+    )
+    lines += [
+        "The signature is over the domain-separated bytes",
+        "",
+        "```text",
+        '"courtyard-envelope-v1" 0x00 UTF-8(from) 0x00 ASCII(kid) 0x00 body',
+        "```",
+        "",
+        "A receiver looks the sender up among its enrolled hubs and refuses the envelope,"
+        " before reading the body, if the sender is unknown, `kid` is not the key id of the"
+        " enrolled key, or the signature does not verify.",
+        "",
+        "Test vector (the private key is the 32 bytes 0x00 … 0x1f, published and worthless):",
+        "",
+    ]
+    lines += _table(
+        ("value", "hex / text"),
+        (
+            ["private key seed", TEST_KEY_SEED.hex()],
+            ["public key", vector.public_key.hex()],
+            ["kid", vector.key_id],
+            ["signature", vector.signature.hex()],
+        ),
+    )
+    lines += ["Envelope (its body is the first uplink example above):", ""]
+    lines += _json_block(vector.envelope.decode())
+    return lines
+
+
+def _limits() -> list[str]:
+    lines = ["## Size limits", ""]
+    rows: list[list[str]] = [
+        ["native message", f"{MAX_MESSAGE_BYTES} bytes of UTF-8"],
+        ["uplink record", f"{MAX_MESSAGE_BYTES} bytes of UTF-8"],
+        ["signed envelope", f"{MAX_ENVELOPE_BYTES} bytes"],
+        ["device id, hub id", "1 to 64 characters"],
+    ]
+    for mtype, fields in MESSAGE_FIELDS.items():
+        rows += [
+            [f"`{mtype}.{f.name}`", _length(f.schema)]
+            for f in fields
+            if f.schema.get("type") == "string"
+            and "maxLength" in f.schema
+            and "pattern" not in f.schema
+        ]
+    rows += [
+        [f"`device.{f.name}`", _length(f.schema)]
+        for f in DEVICE_INFO_FIELDS
+        if "pattern" not in f.schema and "maxLength" in f.schema
+    ]
+    rows += [
+        [f"`{c}` arg `{a.name}`", f"1 to {a.max_length} characters"]
+        for c, spec in COMMANDS.items()
+        for a in spec.args
+        if a.type is FieldType.STRING
+    ]
+    rows += [
+        ["`summary`", "at most 16 entries"],
+        ["nesting", "no message needs more than 3 levels; receivers may refuse deep nesting"],
+    ]
+    lines += _table(("what", "limit"), rows)
+    return lines
+
+
+def _gaps() -> list[str]:
+    return [
+        "## What the JSON Schema cannot check",
+        "",
+        "The schema files check the JSON data. A receiver also refuses, and a sender MUST avoid:",
+        "",
+        f"- a message or record larger than {MAX_MESSAGE_BYTES} bytes (`too_large`);",
+        "- `NaN`, `Infinity` or anything else that is not strict JSON (`malformed`);",
+        '- an integer written with a fraction or exponent, such as `"seq": 5.0`: JSON Schema'
+        " treats 5.0 as an integer, a receiver does not (`bad_field`);",
+        "- a string holding an unpaired surrogate escape such as `\\ud800`, which cannot be"
+        " stored as UTF-8 (`bad_field`);",
+        "- a report record whose `device.device_id` differs from its `message.device_id`"
+        " (`wrong_device`); the schema does check that the two `kind`s agree.",
+        "",
+    ]
+
+
+SECTIONS: Final[tuple[Callable[[], list[str]], ...]] = (
+    _front,
+    _conventions,
+    _messages,
+    _exchange,
+    _kinds,
+    _events,
+    _commands,
+    _native_link,
+    _errors,
+    _uplink,
+    _envelope,
+    _limits,
+    _gaps,
+)
+
+
+def render() -> str:
+    """The whole document, deterministic so ``--check`` can compare it byte for byte."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines += section()
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n"

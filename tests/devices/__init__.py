@@ -1,0 +1,1 @@
+"""Tests of the interop model: parser, JSON Schema, spec document, uplink record, envelope."""
