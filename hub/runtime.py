@@ -1,0 +1,273 @@
+"""One home hub: composes the store, core, device links, rules, supervision and uplink.
+
+This module only wires parts together and owns their order of start and stop; each part's
+behaviour lives in its own module. Start: HTTP server (device links, API), uplink,
+supervision, heartbeat. Stop is the reverse, gracefully: device sockets are closed first so no
+report is half-handled, then MQTT says goodbye, and the database is closed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from devices.catalog import COMMANDS, CommandName, DeviceKind, Priority
+from devices.messages import Ack, check_field
+from devices.uplink import RecordKind, UplinkRecord
+from hub.api import add_api_routes
+from hub.config import HubConfig
+from hub.core import Context, DeviceState, EventBus, StateMachine, now_ms
+from hub.events import CommandResult
+from hub.intake import Intake
+from hub.keys import load_or_create_admin_token, load_or_create_hub_key, token_hash
+from hub.link import WS_PATH, LinkClose, LinkServer
+from hub.outbox import Outbox
+from hub.registry import DeviceRecord, DeviceRegistry
+from hub.rules import RULES, RuleEngine
+from hub.store import Store
+from hub.supervision import Supervisor
+from hub.uplink import Uplink
+
+_LOG = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, config: HubConfig) -> None:
+        """Open (or create) the data directory, store and key, and load the outbox."""
+        self.config = config
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._key = load_or_create_hub_key(config.data_dir / "hub_key.pem")
+        self._store = Store(config.data_dir / "hub.db", config.hub_id)
+        self.bus = EventBus()
+        self._states = StateMachine()
+        for stored in self._store.load_states():
+            self._states.set(
+                DeviceState(
+                    stored.device_id,
+                    stored.state,
+                    stored.last_seen,
+                    stored.last_seq,
+                    stored.online,
+                )
+            )
+        self._registry = DeviceRegistry(self._store)
+        self._outbox = Outbox(self._store, config.outbox_limit)
+        self._uplink = Uplink(
+            hub_id=config.hub_id,
+            host=config.mqtt_host,
+            port=config.mqtt_port,
+            password=config.mqtt_password,
+            key=self._key,
+            outbox=self._outbox,
+            bus=self.bus,
+            ack_timeout_s=config.ack_timeout_s,
+        )
+        self._intake = Intake(
+            hub_id=config.hub_id,
+            store=self._store,
+            registry=self._registry,
+            states=self._states,
+            outbox=self._outbox,
+            bus=self.bus,
+            wake_uplink=self._uplink.wake,
+        )
+        self._links = LinkServer(registry=self._registry, intake=self._intake, bus=self.bus)
+        self._supervisor = Supervisor(
+            registry=self._registry,
+            states=self._states,
+            intake=self._intake,
+            scale=config.supervision_scale,
+        )
+        self._rules: RuleEngine | None = None
+        self._runner: web.AppRunner | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._admin_token: str | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopped = False
+        _LOG.info("hub %s: %d pending outbox record(s)", config.hub_id, self.outbox_pending())
+
+    # --- identity and views --------------------------------------------------------------
+
+    @property
+    def hub_id(self) -> str:
+        return self.config.hub_id
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    @property
+    def http_port(self) -> int:
+        if self._runner is None or not self._runner.addresses:
+            raise RuntimeError("the hub is not started")
+        return int(self._runner.addresses[0][1])
+
+    @property
+    def uplink_connected(self) -> bool:
+        return self._uplink.connected
+
+    @property
+    def admin_token_path(self) -> str:
+        return str(self.config.data_dir / "admin.token")
+
+    def outbox_pending(self) -> int:
+        return self._outbox.pending()
+
+    def devices(self) -> list[DeviceRecord]:
+        records = []
+        for device in self._registry.all():
+            state = self._states.get(device.device_id)
+            records.append(
+                DeviceRecord(
+                    device_id=device.device_id,
+                    kind=device.kind,
+                    name=device.name,
+                    room=device.room,
+                    online=state.online,
+                    last_seen=state.last_seen,
+                    state=dict(state.state),
+                    connected=self._links.is_connected(device.device_id),
+                )
+            )
+        return records
+
+    # --- provisioning and commands -------------------------------------------------------
+
+    def provision_device(
+        self, device_id: str, kind: DeviceKind, name: str, room: str, *, token: str | None = None
+    ) -> str:
+        """Register a device and return its token; re-provisioning rotates the token.
+
+        A link still open with the old token is closed: the old token no longer proves
+        anything. ``token`` lets a configuration file choose the token (at least 16 chars).
+        """
+        before = self._registry.get(device_id)
+        issued = self._registry.provision(device_id, kind, name, room, token)
+        if before is not None and before.token_hash != token_hash(issued):
+            self._spawn(self._links.drop(device_id, LinkClose.TOKEN_ROTATED, "token rotated"))
+        return issued
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:
+            coro.close()  # no loop: nothing is connected either
+            return
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def send_command(
+        self,
+        device_id: str,
+        command: CommandName,
+        args: dict[str, Any] | None = None,
+        *,
+        context: Context | None = None,
+        wait_s: float | None = None,
+    ) -> Ack:
+        """Send a command and wait for the device's ack.
+
+        A wrong call (unknown device, a command its kind lacks, bad args) raises ValueError.
+        What the device or the network does comes back as the Ack: ``ok=False`` with
+        ``error`` "timeout" (no ack within ``wait_s``, default ``ack_timeout_s``),
+        "not_connected", "disconnected", or the device's own error.
+        """
+        device = self._registry.get(device_id)
+        if device is None:
+            raise ValueError(f"unknown device {device_id!r}")
+        spec = COMMANDS[CommandName(command)]
+        if device.kind not in spec.kinds:
+            raise ValueError(f"a {device.kind} does not take {command}")
+        args = dict(args or {})
+        wanted = {a.name: a for a in spec.args}
+        if set(args) != set(wanted):
+            raise ValueError(f"{command} takes exactly the args {sorted(wanted)}")
+        for name, value in args.items():
+            check_field(wanted[name], value)
+        ack = await self._links.send_command(
+            device_id, spec.name, args, self.config.ack_timeout_s if wait_s is None else wait_s
+        )
+        self.bus.fire(CommandResult(device_id, spec.name, ack), context or Context())
+        return ack
+
+    # what the rules need (hub.rules.Commander)
+    def connected_devices(self) -> Sequence[tuple[str, DeviceKind]]:
+        found = (self._registry.get(d) for d in self._links.connected())
+        return [(d.device_id, d.kind) for d in found if d is not None]
+
+    async def command(
+        self, device_id: str, command: CommandName, args: dict[str, Any], context: Context
+    ) -> Ack:
+        return await self.send_command(device_id, command, args, context=context)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._admin_token = load_or_create_admin_token(self.config.data_dir / "admin.token")
+        app = web.Application()
+        app.router.add_get(WS_PATH, self._links.handle)
+        add_api_routes(app, self, self._admin)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
+        await site.start()
+        self._rules = RuleEngine(RULES, self, self.bus)
+        await self._uplink.start()
+        self._supervisor.start()
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            self._heartbeats(), name="hub-heartbeat"
+        )
+        _LOG.info("hub %s listening on %s:%d", self.hub_id, self.config.http_host, self.http_port)
+
+    def _admin(self) -> str:
+        assert self._admin_token is not None
+        return self._admin_token
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._links.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._rules is not None:
+            await self._rules.stop()
+        await self.bus.cancel_pending()
+        for task in [*self._background, *([self._heartbeat] if self._heartbeat else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._supervisor.stop()
+        if self._runner is not None:
+            await self._uplink.stop()
+        self._store.close()
+        _LOG.info("hub %s stopped", self.hub_id)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            try:
+                self._queue_heartbeat()
+            except Exception:
+                _LOG.exception("hub heartbeat not queued")
+            await asyncio.sleep(self.config.heartbeat_s)
+
+    def _queue_heartbeat(self) -> None:
+        records = self.devices()
+        record = UplinkRecord(
+            hub_id=self.hub_id,
+            seq=0,
+            ts=now_ms(),
+            kind=RecordKind.HUB_HEARTBEAT,
+            priority=Priority.INFO,
+            summary={"devices": len(records), "online": sum(r.online for r in records)},
+        )
+        with self._store.transaction():
+            self._outbox.drop_pending_heartbeats()
+            self._outbox.add(record)
+        self._uplink.wake()
