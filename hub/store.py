@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -135,6 +136,8 @@ class Store:
         version = int(rows.get("schema_version", SCHEMA_VERSION))
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} has schema {version}; this hub knows {SCHEMA_VERSION}")
+        if owner is None:
+            self._seed_outbox_seq()
         meta.upsert_all(
             [
                 {"key": "hub_id", "value": hub_id},
@@ -142,6 +145,18 @@ class Store:
             ],
             pk="key",
         )
+
+    def _seed_outbox_seq(self) -> None:
+        """Start a new store's outbox seqs at the clock (ms x 1000), not at 1.
+
+        ``hub_id:seq`` is the idempotency key the community de-duplicates on forever. If a
+        hub's database is lost and recreated, counting from 1 again would make the community
+        drop its new alarms as already seen; starting from the clock keeps every new key
+        above every old one (a hub writes far fewer than 1000 records a millisecond).
+        """
+        start = int(time.time() * 1000) * 1000
+        self.db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+        self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", [start])
 
     def transaction(self) -> AbstractContextManager[sqlite_utils.Database]:
         return self.db.atomic()

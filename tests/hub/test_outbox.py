@@ -138,12 +138,12 @@ def test_retry_bookkeeping(tmp_path: Path) -> None:
 def test_only_the_newest_hub_heartbeat_waits(tmp_path: Path) -> None:
     store, outbox = open_outbox(tmp_path)
     outbox.add(heartbeat_record())
-    outbox.add(state(1))
+    telemetry = outbox.add(state(1))
     with store.transaction():
         outbox.drop_pending_heartbeats()
         newest = outbox.add(heartbeat_record())
     kinds = [(decode_record(r.payload).kind, r.seq) for r in outbox.next_batch()]
-    assert kinds == [(RecordKind.REPORT, 2), (RecordKind.HUB_HEARTBEAT, newest)]
+    assert kinds == [(RecordKind.REPORT, telemetry), (RecordKind.HUB_HEARTBEAT, newest)]
 
 
 def test_a_store_refuses_another_hubs_data(tmp_path: Path) -> None:
@@ -160,3 +160,26 @@ def read_pragma(path: Path) -> str:
         return str(store.db.execute("PRAGMA journal_mode").fetchone()[0])
     finally:
         store.close()
+
+
+def test_a_recreated_store_never_reuses_an_idempotency_key(tmp_path: Path) -> None:
+    """Losing hub.db must not make new records collide with keys the community already has."""
+    from hub.store import Store
+
+    first = Store(tmp_path / "a.db", "hub-x")
+    first.db.execute(
+        "INSERT INTO outbox (kind, priority, rank, telemetry, payload, created) "
+        "VALUES ('report', 'critical', 0, 0, x'00', 0)"
+    )
+    old_seq = first.db.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+    first.close()
+    (tmp_path / "a.db").unlink()
+    second = Store(tmp_path / "a.db", "hub-x")
+    second.db.execute(
+        "INSERT INTO outbox (kind, priority, rank, telemetry, payload, created) "
+        "VALUES ('report', 'critical', 0, 0, x'00', 0)"
+    )
+    new_seq = second.db.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+    second.close()
+    assert old_seq > 1_000_000_000_000_000
+    assert new_seq > old_seq
