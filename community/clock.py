@@ -1,0 +1,20 @@
+"""Wall-clock time as the community stores it: int milliseconds and ISO-8601 UTC strings.
+
+Every stored time is a string like ``2026-11-21T19:30:01.123Z`` so that it sorts as text,
+reads the same in SQL, JSON and logs, and a browser can parse it with ``Date``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso(ms: int) -> str:
+    seconds, millis = divmod(ms, 1000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"

@@ -1,0 +1,119 @@
+"""What happens to one MQTT message from a hub, independent of MQTT itself.
+
+``handle_up`` is the trust boundary between hubs and the community: the envelope must verify
+against the key the community enrolled for the sending hub, the topic's hub, the envelope's
+sender and the record's ``hub_id`` must all be the same hub (a hub can only publish on its own
+topic, and the community refuses to believe a record about another hub), and the record must
+follow the uplink spec. Only then is it stored, once, whatever number of times it arrives.
+
+Runs on the single writer thread; the caller acknowledges according to the returned verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from community.clock import now_ms
+from community.store import Store
+from devices.messages import InteropError
+from devices.uplink import TOPIC_ROOT, decode_record
+from privacy.envelope import EnvelopeError, open_signed
+
+log = logging.getLogger(__name__)
+
+_ROOT_PARTS: Final = tuple(TOPIC_ROOT.split("/"))
+_STATUSES: Final = frozenset({"online", "offline"})
+_MAX_STATUS_BYTES: Final = 1024
+
+
+class Verdict(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+    #: Who to acknowledge (stored or duplicate records only).
+    hub_id: str = ""
+    seq: int = 0
+    #: Why a record was rejected; safe to log (never contains the payload or a secret).
+    reason: str = ""
+    alarms: tuple[dict[str, Any], ...] = ()
+    hub: dict[str, Any] | None = None
+
+
+def hub_from_topic(topic: str, leaf: str) -> str | None:
+    """``courtyard/v1/hub/<hub>/<leaf>`` -> ``<hub>``, or None for any other topic."""
+    parts = topic.split("/")
+    if len(parts) != len(_ROOT_PARTS) + 2 or tuple(parts[: len(_ROOT_PARTS)]) != _ROOT_PARTS:
+        return None
+    hub_id, last = parts[len(_ROOT_PARTS)], parts[-1]
+    return hub_id if hub_id and last == leaf else None
+
+
+def _rejected(reason: str) -> Outcome:
+    return Outcome(Verdict.REJECTED, reason=reason)
+
+
+class Pipeline:
+    def __init__(self, store: Store, lookup: Callable[[str], Ed25519PublicKey | None]) -> None:
+        self._store = store
+        self._lookup = lookup
+
+    def handle_up(self, topic: str, payload: bytes) -> Outcome:
+        """Verify, decode and store one uplink record; never raises for bad input."""
+        topic_hub = hub_from_topic(topic, "up")
+        if topic_hub is None:
+            return _rejected("not an uplink topic")
+        try:
+            opened = open_signed(payload, self._lookup)
+        except EnvelopeError as exc:
+            return _rejected(f"envelope: {exc}")
+        if opened.sender != topic_hub:
+            return _rejected(f"envelope sender {opened.sender!r} is not the topic's hub")
+        try:
+            record = decode_record(opened.body)
+        except InteropError as exc:
+            return _rejected(f"record: {exc}")
+        if record.hub_id != opened.sender:
+            return _rejected(f"record hub_id {record.hub_id!r} is not the envelope's sender")
+        digest = hashlib.sha256(opened.body).hexdigest()
+        persisted = self._store.persist(record, digest, now_ms())
+        if persisted.conflicting:
+            log.warning("hub %s reused key %s for a different record", record.hub_id, record.key)
+        verdict = Verdict.DUPLICATE if persisted.duplicate else Verdict.STORED
+        return Outcome(
+            verdict,
+            hub_id=record.hub_id,
+            seq=record.seq,
+            alarms=persisted.alarms,
+            hub=persisted.hub,
+        )
+
+    def handle_status(self, topic: str, payload: bytes) -> dict[str, Any] | None:
+        """Apply a hub's retained ``online``/``offline`` (or last will); returns a changed hub.
+
+        The broker's ACL lets only the hub itself (and the community) publish on its status
+        topic, so the topic names the hub; unknown hubs and unreadable payloads are ignored.
+        """
+        hub_id = hub_from_topic(topic, "status")
+        if hub_id is None or not payload or len(payload) > _MAX_STATUS_BYTES:
+            return None
+        try:
+            status = json.loads(payload).get("status")
+        except (ValueError, AttributeError, RecursionError):
+            status = None
+        if status not in _STATUSES:
+            log.info("ignored an unreadable status from %r", hub_id[:64])
+            return None
+        return self._store.set_hub_status(hub_id, str(status), now_ms())

@@ -1,0 +1,240 @@
+"""One community server: the store, the MQTT ingest, the live feed and the web side, wired.
+
+The server owns the lifecycle and the threads: a single writer thread for every database
+write (so writes are serialised and the event loop never waits on a disk flush), paho's
+network thread (inside :class:`~community.ingest.MqttIngest`), and the event loop that runs
+HTTP, WebSockets and the hub-presence timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from community.alarms import PersonAction
+from community.clock import iso, now_ms
+from community.config import CommunityConfig
+from community.credentials import (
+    hash_password,
+    load_or_create_token,
+    new_password,
+    verify_password,
+)
+from community.ingest import MqttIngest
+from community.live import LiveFeed
+from community.pipeline import Outcome, Pipeline
+from community.queries import AlarmQuery, QueryError, clean_text, parse_alarm_query
+from community.store import Store
+from community.web import PathOnlyAccessLogger, make_app
+from devices.messages import DEVICE_ID_RE
+from privacy.envelope import key_id, public_bytes
+
+log = logging.getLogger(__name__)
+
+DB_FILE: Final = "community.db"
+TOKEN_FILE: Final = "manager.token"  # noqa: S105 - a file name, not a secret
+_T = TypeVar("_T")
+
+
+class CommunityServer:
+    def __init__(self, config: CommunityConfig) -> None:
+        self._config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._token = load_or_create_token(config.data_dir / TOKEN_FILE)
+        self._store = Store(config.data_dir / DB_FILE)
+        self._keys: dict[str, Ed25519PublicKey] = {
+            hub_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(hex_key))
+            for hub_id, hex_key in self._store.hub_public_keys().items()
+        }
+        self._feed = LiveFeed()
+        self._pipeline = Pipeline(self._store, self._keys.get)
+        self._ingest = MqttIngest(
+            config, self._pipeline, self._write, self._publish, self._feed.hub
+        )
+        self._executor: ThreadPoolExecutor | None = None
+        self._runner: web.AppRunner | None = None
+        self._presence: asyncio.Task[None] | None = None
+        self._port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve HTTP and start ingesting; a broker that is down is connected to later."""
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="community-db")
+        self._runner = web.AppRunner(make_app(self), access_log_class=PathOnlyAccessLogger)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._config.http_host, self._config.http_port)
+        await site.start()
+        address = self._runner.addresses[0]
+        self._port = int(address[1])
+        await self._ingest.start()
+        self._presence = asyncio.create_task(self._watch_presence(), name="community-presence")
+        log.info("community %s serving on port %d", self._config.community_id, self._port)
+
+    async def stop(self) -> None:
+        log.info("community %s stopping; since start: %s", self._config.community_id, self.stats())
+        await self._ingest.stop()
+        if self._presence is not None:
+            self._presence.cancel()
+            await asyncio.gather(self._presence, return_exceptions=True)
+            self._presence = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._executor is not None:
+            await asyncio.to_thread(self._executor.shutdown, True)
+            self._executor = None
+        self._store.close()
+
+    async def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn`` on the single writer thread."""
+        if self._executor is None:
+            raise RuntimeError("the community server is not running")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _publish(self, outcome: Outcome) -> None:
+        for alarm in outcome.alarms:
+            self._feed.alarm(alarm)
+        if outcome.hub is not None:
+            self._feed.hub(outcome.hub)
+
+    async def _watch_presence(self) -> None:
+        """A hub that stops heartbeating is offline, even if its last will never arrived."""
+        after_ms = int(self._config.hub_offline_after_s * 1000)
+        interval = max(0.2, min(5.0, self._config.hub_offline_after_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                silent = await self._write(self._store.mark_silent_hubs, now_ms(), after_ms)
+            except sqlite3.Error:
+                log.exception("could not check hub presence")
+                continue
+            for hub in silent:
+                log.info("hub %s is offline: no heartbeat for %ss", hub["hub_id"], after_ms // 1000)
+                self._feed.hub(hub)
+
+    # --- public API ------------------------------------------------------------------------
+
+    @property
+    def http_port(self) -> int:
+        return self._port
+
+    @property
+    def manager_token(self) -> str:
+        return self._token
+
+    @property
+    def feed(self) -> LiveFeed:
+        return self._feed
+
+    def enroll_hub(
+        self,
+        hub_id: str,
+        home_id: str,
+        public_key: Ed25519PublicKey,
+        *,
+        building: str = "",
+        unit: str = "",
+        issue_password: bool = True,
+    ) -> str:
+        """Register a hub and its signing key; return a fresh broker password for it.
+
+        The password is stored only as a hash; enrolling again rotates it. With
+        ``issue_password=False`` only the key and location are (re)registered, any stored
+        password stays valid, and the empty string is returned.
+        """
+        if not DEVICE_ID_RE.fullmatch(hub_id):
+            raise ValueError("hub_id must be 1-64 letters, digits or ._:- and start alnum")
+        try:
+            home = clean_text(home_id, "home_id", 64).strip()
+            building = clean_text(building, "building", 64).strip()
+            unit = clean_text(unit, "unit", 64).strip()
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+        if not home:
+            raise ValueError("home_id must not be empty")
+        password = new_password() if issue_password else ""
+        self._store.upsert_hub(
+            hub_id=hub_id,
+            home_id=home,
+            building=building,
+            unit=unit,
+            public_key_hex=public_bytes(public_key).hex(),
+            key_id=key_id(public_key),
+            password_hash=hash_password(password) if issue_password else None,
+            now=now_ms(),
+        )
+        self._keys[hub_id] = public_key
+        return password
+
+    def register_hub_key(
+        self,
+        hub_id: str,
+        home_id: str,
+        public_key: Ed25519PublicKey,
+        *,
+        building: str = "",
+        unit: str = "",
+    ) -> None:
+        """Register a hub's signing key without touching its broker password."""
+        self.enroll_hub(
+            hub_id, home_id, public_key, building=building, unit=unit, issue_password=False
+        )
+
+    def verify_hub_password(self, hub_id: str, password: str) -> bool:
+        """Check a hub's broker password against the stored hash (for a broker's auth hook)."""
+        stored = self._store.hub_password_hash(hub_id)
+        return stored is not None and verify_password(password, stored)
+
+    def alarms(self, **filters: object) -> list[dict[str, Any]]:
+        """Alarms as ``GET /api/alarms`` returns them; raises ValueError for bad filters."""
+        alarms, _ = self._store.query_alarms(parse_alarm_query(filters))
+        return alarms
+
+    def stats(self) -> dict[str, int]:
+        """received, stored, duplicates, rejected, acked — since this process started."""
+        return self._ingest.stats.as_dict()
+
+    # --- web backend -----------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "mqtt_connected": self._ingest.connected,
+            "ingesting": self._ingest.subscribed,
+        }
+
+    async def list_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]:
+        return await self._write(self._store.query_alarms, query)
+
+    async def get_alarm(self, alarm_id: int) -> dict[str, Any] | None:
+        return await self._write(self._store.alarm, alarm_id)
+
+    async def act(
+        self, alarm_id: int, action: PersonAction, by: str, note: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        alarm, changed = await self._write(self._store.act, alarm_id, action, by, note, now_ms())
+        if changed:
+            self._feed.alarm(alarm)
+        return alarm, changed
+
+    async def list_hubs(self) -> list[dict[str, Any]]:
+        return await self._write(self._store.hubs)
+
+    async def snapshot(self) -> dict[str, Any]:
+        alarms = await self._write(self._store.open_alarms)
+        hubs = await self._write(self._store.hubs)
+        return {"alarms": alarms, "hubs": hubs, "server_time": iso(now_ms())}
+
+    async def full_stats(self) -> dict[str, int]:
+        counts = await self._write(self._store.counts)
+        return {**self.stats(), **counts}

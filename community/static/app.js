@@ -1,0 +1,445 @@
+// Courtyard community dashboard: a live alarm board fed by /api/ws. Plain JS, no build step.
+// Data from the server is only ever put into the page as text (never as HTML).
+"use strict";
+
+(() => {
+  const I18N = {
+    en: {
+      title: "Community alarm centre", subtitle: "Courtyard · live",
+      connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
+      on_duty: "On duty", logout: "Sign out",
+      sound_hint: "Click anywhere to enable the alarm sound.",
+      tile_critical: "Critical active", tile_alert: "Alerts active",
+      tile_unacked: "Unacknowledged", tile_hubs: "Hubs online",
+      search: "Search home, room, device, event…",
+      f_open: "Needs attention", f_all: "All statuses", f_active: "Active",
+      f_unacked: "Unacknowledged", f_cleared: "Cleared", f_all_sev: "All severities",
+      sev_critical: "Critical", sev_alert: "Alert", sev_info: "Info",
+      col_severity: "Severity", col_event: "Event", col_home: "Home", col_room: "Room",
+      col_device: "Device", col_status: "Status", col_age: "Age", col_count: "Count",
+      col_actions: "Actions",
+      empty: "No alarms. All quiet.", no_match: "No alarms match the filters.",
+      ack: "Acknowledge", clear: "Clear", detail: "Alarm details", note: "Note (optional)",
+      history: "History", hubs: "Home hubs", no_hubs: "No hubs enrolled yet.",
+      st_active: "Active", st_acknowledged: "Acknowledged",
+      st_cleared_unacked: "Cleared · not acknowledged", st_cleared: "Cleared",
+      by: "by", hub_online: "online", hub_offline: "offline", hub_unknown: "unknown",
+      devices: "devices", last_seen: "last seen", never: "never",
+      ack_first: "Acknowledge the alarm before clearing it.",
+      failed: "Action failed", done_ack: "Acknowledged", done_clear: "Cleared",
+      f_home: "Home", f_building: "Building", f_unit: "Unit", f_room: "Room",
+      f_device: "Device", f_hub: "Hub", f_raised: "Raised", f_last: "Last event",
+      f_count: "Count", f_acked: "Acknowledged", f_cleared: "Cleared",
+      h_raised: "Raised", h_repeated: "Repeated", h_acknowledged: "Acknowledged",
+      h_cleared: "Cleared", device_word: "device",
+      ev: {
+        smoke_alarm: "Smoke alarm", gas_alarm: "Gas leak", fall_detected: "Fall detected",
+        emergency_call: "Emergency call", water_leak: "Water leak",
+        device_offline: "Device offline", battery_low: "Battery low",
+        hardware_fault: "Hardware fault", end_of_service: "End of service", tamper: "Tamper",
+      },
+    },
+    zh: {
+      title: "社区报警中心", subtitle: "Courtyard · 实时",
+      connecting: "正在连接…", live: "实时", reconnecting: "正在重连…",
+      on_duty: "值班人员", logout: "退出",
+      sound_hint: "点击页面任意位置以启用报警声音。",
+      tile_critical: "紧急报警", tile_alert: "一般告警",
+      tile_unacked: "未确认", tile_hubs: "在线网关",
+      search: "搜索住户、房间、设备、事件…",
+      f_open: "待处理", f_all: "全部状态", f_active: "报警中",
+      f_unacked: "未确认", f_cleared: "已解除", f_all_sev: "全部级别",
+      sev_critical: "紧急", sev_alert: "告警", sev_info: "提示",
+      col_severity: "级别", col_event: "事件", col_home: "住户", col_room: "房间",
+      col_device: "设备", col_status: "状态", col_age: "持续", col_count: "次数",
+      col_actions: "操作",
+      empty: "暂无报警，一切正常。", no_match: "没有符合筛选条件的报警。",
+      ack: "确认", clear: "解除", detail: "报警详情", note: "备注（可选）",
+      history: "处理记录", hubs: "家庭网关", no_hubs: "尚未登记网关。",
+      st_active: "报警中", st_acknowledged: "已确认",
+      st_cleared_unacked: "已解除 · 未确认", st_cleared: "已解除",
+      by: "操作人", hub_online: "在线", hub_offline: "离线", hub_unknown: "未知",
+      devices: "台设备", last_seen: "最近通信", never: "从未",
+      ack_first: "请先确认报警，再解除。",
+      failed: "操作失败", done_ack: "已确认", done_clear: "已解除",
+      f_home: "住户", f_building: "楼栋", f_unit: "单元", f_room: "房间",
+      f_device: "设备", f_hub: "网关", f_raised: "报警时间", f_last: "最近事件",
+      f_count: "次数", f_acked: "确认", f_cleared: "解除",
+      h_raised: "报警", h_repeated: "重复报警", h_acknowledged: "确认", h_cleared: "解除",
+      device_word: "设备",
+      ev: {
+        smoke_alarm: "烟雾报警", gas_alarm: "燃气泄漏", fall_detected: "跌倒检测",
+        emergency_call: "紧急呼叫", water_leak: "漏水报警",
+        device_offline: "设备离线", battery_low: "电量低",
+        hardware_fault: "硬件故障", end_of_service: "寿命到期", tamper: "防拆报警",
+      },
+    },
+  };
+  const SEVERITY_RANK = { critical: 0, alert: 1, info: 2 };
+
+  const $ = (sel) => document.querySelector(sel);
+  const alarms = new Map();
+  const hubs = new Map();
+  let lang = initialLanguage();
+  let clockOffset = 0; // server time minus browser time, ms
+  let selectedId = null;
+  let audio = null;
+  let socket = null;
+  let retryDelay = 500;
+  let firstSnapshot = true;
+
+  function initialLanguage() {
+    const saved = localStorage.getItem("courtyard.lang");
+    if (saved === "en" || saved === "zh") return saved;
+    const prefs = navigator.languages || [navigator.language || "en"];
+    return prefs.some((l) => /^zh\b/i.test(l)) ? "zh" : "en";
+  }
+  const t = (key) => (I18N[lang][key] !== undefined ? I18N[lang][key] : I18N.en[key] || key);
+  const eventName = (kind) => I18N[lang].ev[kind] || I18N.en.ev[kind] || kind;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // ---- language --------------------------------------------------------------------------
+  function applyLanguage() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.title = lang === "zh" ? "Courtyard · 社区报警中心" : "Courtyard · Community alarms";
+    for (const node of document.querySelectorAll("[data-i18n]")) {
+      node.textContent = t(node.dataset.i18n);
+    }
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+      node.placeholder = t(node.dataset.i18nPlaceholder);
+    }
+    $("#lang").textContent = lang === "zh" ? "English" : "中文";
+    setConn($("#conn").dataset.state);
+    render();
+  }
+
+  // ---- time ------------------------------------------------------------------------------
+  const serverNow = () => Date.now() + clockOffset;
+  function age(iso) {
+    const ms = Math.max(0, serverNow() - Date.parse(iso));
+    const s = Math.floor(ms / 1000);
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+    return `${Math.floor(h / 24)}d ${h % 24}h`;
+  }
+  function when(iso) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+  }
+
+  // ---- sound -----------------------------------------------------------------------------
+  function unlockAudio() {
+    if (audio) return;
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    audio = new Ctx();
+    $("#sound-hint").hidden = true;
+  }
+  function beep() {
+    if (!audio) return;
+    const start = audio.currentTime + 0.02;
+    for (let i = 0; i < 3; i++) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = "square";
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, start + i * 0.3);
+      gain.gain.exponentialRampToValueAtTime(0.25, start + i * 0.3 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.3 + 0.2);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(start + i * 0.3);
+      osc.stop(start + i * 0.3 + 0.22);
+    }
+  }
+
+  // ---- state -----------------------------------------------------------------------------
+  function stateOf(a) {
+    if (a.status === "active") return a.acknowledged ? "acknowledged" : "active";
+    return a.acknowledged ? "cleared" : "cleared-unacknowledged";
+  }
+  const STATE_LABEL = {
+    active: "st_active", acknowledged: "st_acknowledged",
+    "cleared-unacknowledged": "st_cleared_unacked", cleared: "st_cleared",
+  };
+  const STATE_RANK = { active: 0, acknowledged: 1, "cleared-unacknowledged": 2, cleared: 3 };
+
+  function upsertAlarm(alarm, fromSnapshot) {
+    const known = alarms.get(alarm.id);
+    if (known && known.updated_at && alarm.updated_at && known.updated_at > alarm.updated_at) {
+      return; // an older copy arriving late
+    }
+    alarms.set(alarm.id, alarm);
+    if (!known && !fromSnapshot && alarm.status === "active" && alarm.severity === "critical") {
+      beep();
+    }
+  }
+
+  function matches(a) {
+    const status = $("#filter-status").value;
+    const severity = $("#filter-severity").value;
+    if (severity !== "all" && a.severity !== severity) return false;
+    if (status === "open" && a.status !== "active" && a.acknowledged) return false;
+    if (status === "active" && a.status !== "active") return false;
+    if (status === "cleared" && a.status !== "cleared") return false;
+    if (status === "unacknowledged" && a.acknowledged) return false;
+    const q = $("#search").value.trim().toLowerCase();
+    if (!q) return true;
+    const hay = [a.home_id, a.building, a.unit, a.room, a.device_id, a.device_name, a.kind,
+      I18N.en.ev[a.kind], I18N.zh.ev[a.kind], a.hub_id].join(" ").toLowerCase();
+    return hay.includes(q);
+  }
+
+  function compare(a, b) {
+    return (STATE_RANK[stateOf(a)] - STATE_RANK[stateOf(b)])
+      || (SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity])
+      || (a.last_event_at < b.last_event_at ? 1 : a.last_event_at > b.last_event_at ? -1 : 0)
+      || (b.id - a.id);
+  }
+
+  // ---- rendering -------------------------------------------------------------------------
+  function row(a) {
+    const state = stateOf(a);
+    const who = state === "acknowledged" ? a.acked_by : state === "cleared" ? a.cleared_by : null;
+    const ack = el("button", { type: "button", "data-action": "ack", text: t("ack"),
+      disabled: a.acknowledged });
+    const clear = el("button", { type: "button", class: "secondary", "data-action": "clear",
+      text: t("clear"), disabled: a.status !== "active" || !a.acknowledged,
+      title: a.status === "active" && !a.acknowledged ? t("ack_first") : null });
+    const home = [a.building, a.unit].filter(Boolean).join(" · ");
+    return el("tr", {
+      "data-alarm-id": a.id, "data-severity": a.severity, "data-status": a.status,
+      "data-acknowledged": String(a.acknowledged), class: a.id === selectedId ? "selected" : null,
+    },
+    el("td", { "data-field": "severity" },
+      el("span", { class: `sev ${a.severity}`, text: t(`sev_${a.severity}`) })),
+    el("td", { "data-field": "kind", class: "event", text: eventName(a.kind) }),
+    el("td", { "data-field": "home", class: "home" }, a.home_id, home ? el("small", { text: home }) : null),
+    el("td", { "data-field": "room", text: a.room }),
+    el("td", { "data-field": "device", class: "device" }, a.device_name,
+      el("small", { text: a.device_id })),
+    el("td", { "data-field": "status", class: "state", "data-state": state,
+      "data-status": a.status, "data-acknowledged": String(a.acknowledged) },
+    t(STATE_LABEL[state]), who ? el("small", { text: `${t("by")} ${who === "device" ? t("device_word") : who}` }) : null),
+    el("td", { "data-field": "age", class: "age", "data-since": a.raised_at, text: age(a.raised_at) }),
+    el("td", { "data-field": "count", class: "num", text: a.count }),
+    el("td", { class: "actions" }, ack, clear));
+  }
+
+  function render() {
+    const list = [...alarms.values()].filter(matches).sort(compare);
+    const body = $("#alarms tbody");
+    body.replaceChildren(...list.map(row));
+    const empty = $("#empty");
+    empty.hidden = list.length > 0;
+    empty.textContent = alarms.size ? t("no_match") : t("empty");
+    const all = [...alarms.values()];
+    $("#count-critical").textContent =
+      all.filter((a) => a.status === "active" && a.severity === "critical").length;
+    $("#count-alert").textContent =
+      all.filter((a) => a.status === "active" && a.severity === "alert").length;
+    $("#count-unacked").textContent = all.filter((a) => !a.acknowledged).length;
+    renderHubs();
+    renderDetail();
+  }
+
+  function renderHubs() {
+    const list = [...hubs.values()].sort((a, b) =>
+      (a.status === "offline" ? 0 : 1) - (b.status === "offline" ? 0 : 1)
+      || a.hub_id.localeCompare(b.hub_id));
+    $("#hubs").replaceChildren(...list.map((h) => {
+      const where = [h.home_id, h.building, h.unit].filter(Boolean).join(" · ");
+      const counts = h.devices === null || h.devices === undefined ? ""
+        : `${h.devices_online ?? "?"}/${h.devices} ${t("devices")} · `;
+      const seen = `${t("last_seen")} ${h.last_seen ? when(h.last_seen) : t("never")}`;
+      return el("li", { "data-hub-id": h.hub_id, "data-status": h.status || "unknown" },
+        el("span", { class: "dot", "aria-hidden": "true" }),
+        el("span", { class: "hub-name", text: h.hub_id }),
+        el("span", { class: "hub-state", "data-field": "hub-status",
+          text: t(`hub_${h.status in { online: 1, offline: 1 } ? h.status : "unknown"}`) }),
+        el("small", { text: `${where} · ${counts}${seen}` }));
+    }));
+    $("#hubs-empty").hidden = hubs.size > 0;
+    const online = [...hubs.values()].filter((h) => h.status === "online").length;
+    $("#count-hubs").textContent = `${online}/${hubs.size}`;
+  }
+
+  let detailHistory = { id: null, items: [] };
+  function renderDetail() {
+    const panel = $("#detail");
+    const a = selectedId === null ? null : alarms.get(selectedId);
+    if (!a) { panel.hidden = true; return; }
+    panel.hidden = false;
+    panel.dataset.alarmId = a.id;
+    const fields = [
+      ["col_event", eventName(a.kind)], ["col_severity", t(`sev_${a.severity}`)],
+      ["col_status", t(STATE_LABEL[stateOf(a)])], ["f_home", a.home_id],
+      ["f_building", a.building], ["f_unit", a.unit], ["f_room", a.room],
+      ["f_device", `${a.device_name} (${a.device_id})`], ["f_hub", a.hub_id],
+      ["f_raised", when(a.raised_at)], ["f_last", when(a.last_event_at)], ["f_count", a.count],
+      ["f_acked", a.acked_at ? `${when(a.acked_at)} · ${a.acked_by}` : ""],
+      ["f_cleared", a.cleared_at ? `${when(a.cleared_at)} · ${a.cleared_by}` : ""],
+    ].filter(([, v]) => v !== "" && v !== null && v !== undefined);
+    $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) =>
+      [el("dt", { text: t(k) }), el("dd", { text: v })]));
+    $("#detail-ack").disabled = a.acknowledged;
+    $("#detail-clear").disabled = a.status !== "active" || !a.acknowledged;
+    const items = detailHistory.id === a.id ? detailHistory.items : [];
+    $("#detail-history").replaceChildren(...items.map((h) => el("li", {},
+      `${t(`h_${h.action}`)} · ${h.by === "device" ? t("device_word") : h.by} `,
+      el("small", { text: when(h.at) }), h.note ? el("div", { text: h.note }) : null)));
+  }
+
+  async function loadHistory(id) {
+    try {
+      const res = await fetch(`/api/alarms/${id}`, { credentials: "same-origin" });
+      if (res.status === 401) { location.href = "/login"; return; }
+      if (!res.ok) return;
+      const body = await res.json();
+      detailHistory = { id, items: body.history || [] };
+      renderDetail();
+    } catch (_) { /* shown again on the next update */ }
+  }
+
+  function tick() {
+    for (const cell of document.querySelectorAll("#alarms td[data-since]")) {
+      cell.textContent = age(cell.dataset.since);
+    }
+  }
+
+  let toastTimer = null;
+  function toast(text, isError) {
+    const node = $("#toast");
+    node.textContent = text;
+    node.className = isError ? "toast error" : "toast";
+    node.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { node.hidden = true; }, 3500);
+  }
+
+  // ---- actions ---------------------------------------------------------------------------
+  function operator() {
+    return $("#operator").value.trim() || "manager";
+  }
+
+  async function act(id, action, note) {
+    const body = { by: operator() };
+    if (note) body.note = note;
+    try {
+      const res = await fetch(`/api/alarms/${id}/${action}`, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (res.status === 401) { location.href = "/login"; return; }
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) { toast(`${t("failed")}: ${data.error || res.status}`, true); return; }
+      upsertAlarm(data.alarm, false);
+      render();
+      if (selectedId === id) loadHistory(id);
+      toast(t(action === "ack" ? "done_ack" : "done_clear"), false);
+    } catch (err) {
+      toast(`${t("failed")}: ${err}`, true);
+    }
+  }
+
+  // ---- live connection -------------------------------------------------------------------
+  function setConn(state) {
+    const node = $("#conn");
+    node.dataset.state = state;
+    node.textContent = t(state === "live" ? "live" : state);
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/api/ws`);
+    socket.addEventListener("open", () => { retryDelay = 500; setConn("live"); });
+    socket.addEventListener("message", (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      if (msg.type === "snapshot") {
+        if (msg.server_time) clockOffset = Date.parse(msg.server_time) - Date.now();
+        const seen = new Set(alarms.keys());
+        const keepResolved = [...alarms.values()].filter(
+          (a) => a.status === "cleared" && a.acknowledged);
+        alarms.clear();
+        for (const a of keepResolved) alarms.set(a.id, a);
+        for (const a of msg.alarms) upsertAlarm(a, firstSnapshot || seen.has(a.id));
+        hubs.clear();
+        for (const h of msg.hubs) hubs.set(h.hub_id, h);
+        firstSnapshot = false;
+      } else if (msg.type === "alarm") {
+        upsertAlarm(msg.alarm, false);
+        if (selectedId === msg.alarm.id) loadHistory(msg.alarm.id);
+      } else if (msg.type === "hub") {
+        hubs.set(msg.hub.hub_id, msg.hub);
+      }
+      render();
+    });
+    socket.addEventListener("close", async () => {
+      setConn("reconnecting");
+      try {
+        const res = await fetch("/api/stats", { credentials: "same-origin" });
+        if (res.status === 401) { location.href = "/login"; return; }
+      } catch (_) { /* server unreachable: keep retrying */ }
+      const delay = retryDelay * (0.8 + Math.random() * 0.4);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+      setTimeout(connect, delay);
+    });
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    $("#operator").value = localStorage.getItem("courtyard.operator") || "";
+    $("#operator").placeholder = "manager";
+    $("#operator").addEventListener("change", () => {
+      localStorage.setItem("courtyard.operator", $("#operator").value.trim());
+    });
+    $("#lang").addEventListener("click", () => {
+      lang = lang === "zh" ? "en" : "zh";
+      localStorage.setItem("courtyard.lang", lang);
+      applyLanguage();
+    });
+    for (const id of ["#search", "#filter-status", "#filter-severity"]) {
+      $(id).addEventListener("input", render);
+    }
+    document.addEventListener("click", unlockAudio, { once: true });
+    $("#alarms tbody").addEventListener("click", (ev) => {
+      const tr = ev.target.closest("tr[data-alarm-id]");
+      if (!tr) return;
+      const id = Number(tr.dataset.alarmId);
+      const button = ev.target.closest("button[data-action]");
+      if (button) { act(id, button.dataset.action, ""); return; }
+      selectedId = id;
+      render();
+      loadHistory(id);
+    });
+    $("#detail-close").addEventListener("click", () => { selectedId = null; render(); });
+    for (const [id, action] of [["#detail-ack", "ack"], ["#detail-clear", "clear"]]) {
+      $(id).addEventListener("click", () => {
+        if (selectedId === null) return;
+        const note = $("#detail-note").value.trim();
+        $("#detail-note").value = "";
+        act(selectedId, action, note);
+      });
+    }
+    applyLanguage();
+    connect();
+    setInterval(tick, 1000);
+  });
+})();

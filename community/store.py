@@ -1,0 +1,668 @@
+"""The community's durable memory: one SQLite file (WAL, synchronous=FULL) via sqlite-utils.
+
+Everything the community promises rests on one rule: a record is acknowledged to its hub only
+after it is on disk. So every write for one record (the idempotency key, the event, the alarm
+it raises or updates, the alarm's history, the hub's last-seen time) happens in ONE
+transaction, and ``synchronous=FULL`` makes the commit survive power loss, not only a crash.
+
+One connection serves the whole process behind a lock; the server funnels all writes through
+a single writer thread so that the event loop never waits on a disk flush.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlite_utils import Database
+
+from community.alarms import (
+    DEVICE,
+    AlarmStatus,
+    EventEffect,
+    HistoryAction,
+    Newer,
+    PersonAction,
+    alarm_view,
+    event_effect,
+    makes_alarm,
+    person_rule,
+    severity_of,
+    severity_rank,
+)
+from community.clock import iso
+from community.queries import AlarmQuery
+from devices.messages import Event, to_dict
+from devices.uplink import RecordKind, UplinkRecord
+
+SCHEMA_VERSION: Final = 1
+#: The live board's snapshot holds at most this many open alarms.
+SNAPSHOT_LIMIT: Final = 1000
+
+_ORDER: Final = (
+    "ORDER BY (status = 'active') DESC, acknowledged ASC, severity_rank ASC,"
+    " last_event_at DESC, id DESC"
+)
+_HUB_FIELDS: Final = (
+    "hub_id",
+    "home_id",
+    "building",
+    "unit",
+    "key_id",
+    "status",
+    "last_seen",
+    "devices",
+    "devices_online",
+    "enrolled_at",
+)
+#: (filter name, SQL condition) — one row per exact-match filter of :class:`AlarmQuery`.
+_EXACT_FILTERS: Final = (
+    ("status", "status = ?"),
+    ("acknowledged", "acknowledged = ?"),
+    ("severity", "severity = ?"),
+    ("kind", "kind = ?"),
+    ("home", "home_id = ?"),
+    ("hub", "hub_id = ?"),
+)
+_SEARCHED: Final = ("home_id", "building", "unit", "device_id", "device_name", "room", "kind")
+
+
+class AlarmNotFoundError(LookupError):
+    """No alarm has the given id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Persisted:
+    """What storing one record did, for the acks and the live feed."""
+
+    duplicate: bool
+    #: A duplicate key whose body differs from the stored one (a hub bug, logged).
+    conflicting: bool = False
+    alarms: tuple[dict[str, Any], ...] = ()
+    hub: dict[str, Any] | None = None
+
+
+def hub_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row.get(name) for name in _HUB_FIELDS}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _where(query: AlarmQuery) -> tuple[str, list[object]]:
+    conditions: list[str] = []
+    params: list[object] = []
+    for name, condition in _EXACT_FILTERS:
+        value = getattr(query, name)
+        if value is not None:
+            conditions.append(condition)
+            params.append(int(value) if isinstance(value, bool) else str(value))
+    if query.q:
+        conditions.append(
+            "(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED) + ")"
+        )
+        params.extend([_like(query.q)] * len(_SEARCHED))
+    return ("WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+
+class Store:
+    """All reads and writes of ``community.db``. Thread-safe; callers serialise writes."""
+
+    def __init__(self, path: Path) -> None:
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self._db = Database(conn, execute_plugins=False)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.enable_wal()
+        self._create_schema()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Database]:
+        with self._lock, self._db.atomic() as db:
+            yield db
+
+    def _one(self, sql: str, params: Sequence[object]) -> dict[str, Any] | None:
+        return next(iter(self._db.query(sql, params)), None)
+
+    def _create_schema(self) -> None:
+        with self._transaction() as db:
+            db.table("hubs").create(
+                {
+                    "hub_id": str,
+                    "home_id": str,
+                    "building": str,
+                    "unit": str,
+                    "public_key": str,
+                    "key_id": str,
+                    "password_hash": str,
+                    "status": str,
+                    "last_seen": str,
+                    "last_seen_ms": int,
+                    "devices": int,
+                    "devices_online": int,
+                    "enrolled_at": str,
+                },
+                pk="hub_id",
+                not_null={"home_id", "public_key", "key_id", "status", "enrolled_at"},
+                if_not_exists=True,
+            )
+            db.table("received").create(
+                {"key": str, "hub_id": str, "seq": int, "digest": str, "received_at": str},
+                pk="key",
+                not_null={"hub_id", "seq", "digest", "received_at"},
+                if_not_exists=True,
+            )
+            db.table("events").create(
+                {
+                    "key": str,
+                    "hub_id": str,
+                    "home_id": str,
+                    "record_kind": str,
+                    "message_type": str,
+                    "device_id": str,
+                    "device_kind": str,
+                    "event": str,
+                    "priority": str,
+                    "active": int,
+                    "seq": int,
+                    "device_seq": int,
+                    "ts": int,
+                    "received_at": str,
+                    "message": str,
+                    "summary": str,
+                },
+                pk="key",
+                not_null={"hub_id", "record_kind", "priority", "seq", "ts", "received_at"},
+                foreign_keys=[("key", "received", "key")],
+                if_not_exists=True,
+            )
+            db.table("alarms").create(
+                {
+                    "id": int,
+                    "home_id": str,
+                    "building": str,
+                    "unit": str,
+                    "hub_id": str,
+                    "device_id": str,
+                    "device_name": str,
+                    "device_kind": str,
+                    "room": str,
+                    "kind": str,
+                    "severity": str,
+                    "severity_rank": int,
+                    "status": str,
+                    "acknowledged": int,
+                    "count": int,
+                    "raised_at": str,
+                    "last_event_at": str,
+                    "acked_at": str,
+                    "acked_by": str,
+                    "cleared_at": str,
+                    "cleared_by": str,
+                    "event_ts": int,
+                    "key": str,
+                    "updated_at": str,
+                },
+                pk="id",
+                not_null={"hub_id", "device_id", "kind", "severity", "status", "count"},
+                if_not_exists=True,
+            )
+            db.table("alarm_history").create(
+                {
+                    "id": int,
+                    "alarm_id": int,
+                    "at": str,
+                    "action": str,
+                    "by": str,
+                    "note": str,
+                    "key": str,
+                },
+                pk="id",
+                not_null={"alarm_id", "at", "action", "by"},
+                foreign_keys=[("alarm_id", "alarms", "id")],
+                if_not_exists=True,
+            )
+            for sql in (
+                "CREATE INDEX IF NOT EXISTS events_condition"
+                " ON events(hub_id, device_id, event, seq)",
+                "CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_active"
+                " ON alarms(hub_id, device_id, kind) WHERE status = 'active'",
+                "CREATE INDEX IF NOT EXISTS alarms_open ON alarms(status, acknowledged)",
+                "CREATE INDEX IF NOT EXISTS alarm_history_alarm ON alarm_history(alarm_id, id)",
+                "CREATE INDEX IF NOT EXISTS alarm_history_key ON alarm_history(key)",
+            ):
+                db.execute(sql)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # --- hubs ------------------------------------------------------------------------------
+
+    def upsert_hub(
+        self,
+        *,
+        hub_id: str,
+        home_id: str,
+        building: str,
+        unit: str,
+        public_key_hex: str,
+        key_id: str,
+        password_hash: str | None,
+        now: int,
+    ) -> None:
+        """Register or update a hub; ``password_hash=None`` keeps the stored one."""
+        fields: dict[str, object] = {
+            "home_id": home_id,
+            "building": building,
+            "unit": unit,
+            "public_key": public_key_hex,
+            "key_id": key_id,
+        }
+        if password_hash is not None:
+            fields["password_hash"] = password_hash
+        with self._transaction() as db:
+            if self._one("SELECT hub_id FROM hubs WHERE hub_id = ?", [hub_id]) is None:
+                db.table("hubs").insert(
+                    {"hub_id": hub_id, "status": "unknown", "enrolled_at": iso(now), **fields}
+                )
+            else:
+                db.table("hubs").update(hub_id, fields)
+
+    def hub_public_keys(self) -> dict[str, str]:
+        with self._lock:
+            return {r["hub_id"]: r["public_key"] for r in self._db.query("SELECT * FROM hubs")}
+
+    def hub_password_hash(self, hub_id: str) -> str | None:
+        with self._lock:
+            row = self._one("SELECT password_hash FROM hubs WHERE hub_id = ?", [hub_id])
+        return None if row is None else row["password_hash"]
+
+    def hubs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [hub_view(r) for r in self._db.query("SELECT * FROM hubs ORDER BY hub_id")]
+
+    def set_hub_status(self, hub_id: str, status: str, now: int) -> dict[str, Any] | None:
+        """Record a hub's reported status; returns the hub when its status changed."""
+        with self._transaction() as db:
+            row = self._one("SELECT * FROM hubs WHERE hub_id = ?", [hub_id])
+            if row is None:
+                return None
+            changes: dict[str, object] = {"status": status}
+            if status == "online":
+                changes.update(last_seen=iso(now), last_seen_ms=now)
+            db.table("hubs").update(hub_id, changes)
+            return hub_view({**row, **changes}) if row["status"] != status else None
+
+    def mark_silent_hubs(self, now: int, after_ms: int) -> list[dict[str, Any]]:
+        """Hubs online but silent for longer than ``after_ms`` become offline; returns them."""
+        with self._transaction() as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM hubs WHERE status = 'online'"
+                    " AND (last_seen_ms IS NULL OR last_seen_ms < ?)",
+                    [now - after_ms],
+                )
+            )
+            for row in rows:
+                db.table("hubs").update(row["hub_id"], {"status": "offline"})
+        return [hub_view({**row, "status": "offline"}) for row in rows]
+
+    # --- ingest ----------------------------------------------------------------------------
+
+    def persist(self, record: UplinkRecord, digest: str, now: int) -> Persisted:
+        """Store one verified record exactly once, with all its effects, in one transaction."""
+        with self._transaction() as db:
+            seen = self._one("SELECT digest FROM received WHERE key = ?", [record.key])
+            if seen is not None:
+                return Persisted(duplicate=True, conflicting=seen["digest"] != digest)
+            hub = self._one("SELECT * FROM hubs WHERE hub_id = ?", [record.hub_id]) or {}
+            changed: tuple[dict[str, Any], ...] = ()
+            if isinstance(record.message, Event) and makes_alarm(record.message.event):
+                changed = self._apply_alarm_event(db, record, record.message, hub, now)
+            db.table("received").insert(
+                {
+                    "key": record.key,
+                    "hub_id": record.hub_id,
+                    "seq": record.seq,
+                    "digest": digest,
+                    "received_at": iso(now),
+                }
+            )
+            db.table("events").insert(self._event_row(record, hub, now))
+            hub_change = self._touch_hub(db, record, hub, now)
+        return Persisted(duplicate=False, alarms=changed, hub=hub_change)
+
+    @staticmethod
+    def _event_row(record: UplinkRecord, hub: dict[str, Any], now: int) -> dict[str, object]:
+        message = record.message
+        event = message if isinstance(message, Event) else None
+        return {
+            "key": record.key,
+            "hub_id": record.hub_id,
+            "home_id": hub.get("home_id"),
+            "record_kind": str(record.kind),
+            "message_type": None if message is None else str(message.type),
+            "device_id": None if record.device is None else record.device.device_id,
+            "device_kind": None if record.device is None else str(record.device.kind),
+            "event": None if event is None else str(event.event),
+            "priority": str(record.priority),
+            "active": None if event is None else int(event.active),
+            "seq": record.seq,
+            "device_seq": None if message is None else message.seq,
+            "ts": record.ts if message is None else message.ts,
+            "received_at": iso(now),
+            "message": None if message is None else json.dumps(to_dict(message)),
+            "summary": None if record.summary is None else json.dumps(record.summary),
+        }
+
+    def _touch_hub(
+        self, db: Database, record: UplinkRecord, hub: dict[str, Any], now: int
+    ) -> dict[str, Any] | None:
+        """Any accepted record proves the hub is alive; a heartbeat also carries its counts."""
+        if not hub:
+            return None
+        changes: dict[str, object] = {
+            "status": "online",
+            "last_seen": iso(now),
+            "last_seen_ms": now,
+        }
+        if record.kind is RecordKind.HUB_HEARTBEAT and record.summary is not None:
+            changes["devices"] = record.summary.get("devices", hub.get("devices"))
+            changes["devices_online"] = record.summary.get("online", hub.get("devices_online"))
+        db.table("hubs").update(hub["hub_id"], changes)
+        visible = ("status", "devices", "devices_online")
+        if all(changes.get(k, hub.get(k)) == hub.get(k) for k in visible):
+            return None
+        return hub_view({**hub, **changes})
+
+    # --- alarms: device side ---------------------------------------------------------------
+
+    def _apply_alarm_event(
+        self, db: Database, record: UplinkRecord, event: Event, hub: dict[str, Any], now: int
+    ) -> tuple[dict[str, Any], ...]:
+        condition = [record.hub_id, event.device_id, str(event.event)]
+        active = self._one(
+            "SELECT * FROM alarms WHERE hub_id = ? AND device_id = ? AND kind = ?"
+            " AND status = 'active'",
+            condition,
+        )
+        newer = self._one(
+            "SELECT e.active, (SELECT h.alarm_id FROM alarm_history h WHERE h.key = e.key"
+            " LIMIT 1) AS alarm_id FROM events e WHERE e.hub_id = ? AND e.device_id = ?"
+            " AND e.event = ? AND e.seq > ? ORDER BY e.seq LIMIT 1",
+            [*condition, record.seq],
+        )
+        if newer is None:
+            kind = Newer.NONE
+        elif newer["alarm_id"] is not None:
+            kind = Newer.IN_ALARM
+        else:
+            kind = Newer.LONE_RAISE if newer["active"] else Newer.LONE_CLEAR
+        effect = event_effect(
+            alarm_active=active is not None, event_active=event.active, newer=kind
+        )
+        if effect is EventEffect.JOIN:
+            assert newer is not None
+            active = self._one("SELECT * FROM alarms WHERE id = ?", [newer["alarm_id"]])
+        apply = self._EFFECTS.get(effect)
+        if apply is None:
+            return ()
+        alarm_id = apply(self, db, record, event, hub, active, now)
+        row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+        return () if row is None else (alarm_view(row),)
+
+    def _history(
+        self,
+        db: Database,
+        alarm_id: int,
+        action: HistoryAction,
+        by: str,
+        now: int,
+        *,
+        note: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        db.table("alarm_history").insert(
+            {
+                "alarm_id": alarm_id,
+                "at": iso(now),
+                "action": str(action),
+                "by": by,
+                "note": note,
+                "key": key,
+            }
+        )
+
+    def _raise(
+        self,
+        db: Database,
+        record: UplinkRecord,
+        event: Event,
+        hub: dict[str, Any],
+        active: dict[str, Any] | None,
+        now: int,
+        *,
+        already_cleared: bool = False,
+    ) -> int:
+        severity = severity_of(event.event)
+        device = record.device
+        row: dict[str, object] = {
+            "home_id": hub.get("home_id", ""),
+            "building": hub.get("building", ""),
+            "unit": hub.get("unit", ""),
+            "hub_id": record.hub_id,
+            "device_id": event.device_id,
+            "device_name": "" if device is None else device.name,
+            "device_kind": str(event.kind),
+            "room": "" if device is None else device.room,
+            "kind": str(event.event),
+            "severity": str(severity),
+            "severity_rank": severity_rank(severity),
+            "status": str(AlarmStatus.CLEARED if already_cleared else AlarmStatus.ACTIVE),
+            "acknowledged": 0,
+            "count": 1,
+            "raised_at": iso(now),
+            "last_event_at": iso(now),
+            "cleared_at": iso(now) if already_cleared else None,
+            "cleared_by": DEVICE if already_cleared else None,
+            "event_ts": event.ts,
+            "key": record.key,
+            "updated_at": iso(now),
+        }
+        alarm_id = db.table("alarms").insert(row).last_rowid
+        assert alarm_id is not None
+        self._history(db, alarm_id, HistoryAction.RAISED, DEVICE, now, key=record.key)
+        if already_cleared:
+            note = "a newer clear for this condition had already arrived"
+            self._history(db, alarm_id, HistoryAction.CLEARED, DEVICE, now, note=note)
+        return alarm_id
+
+    def _raise_cleared(
+        self,
+        db: Database,
+        record: UplinkRecord,
+        event: Event,
+        hub: dict[str, Any],
+        active: dict[str, Any] | None,
+        now: int,
+    ) -> int:
+        return self._raise(db, record, event, hub, active, now, already_cleared=True)
+
+    def _repeat(
+        self,
+        db: Database,
+        record: UplinkRecord,
+        event: Event,
+        hub: dict[str, Any],
+        active: dict[str, Any] | None,
+        now: int,
+    ) -> int:
+        assert active is not None
+        alarm_id = int(active["id"])
+        db.table("alarms").update(
+            alarm_id,
+            {"count": int(active["count"]) + 1, "last_event_at": iso(now), "updated_at": iso(now)},
+        )
+        self._history(db, alarm_id, HistoryAction.REPEATED, DEVICE, now, key=record.key)
+        return alarm_id
+
+    def _join(
+        self,
+        db: Database,
+        record: UplinkRecord,
+        event: Event,
+        hub: dict[str, Any],
+        active: dict[str, Any] | None,
+        now: int,
+    ) -> int:
+        """A late raise counts toward the alarm its newer records belong to."""
+        assert active is not None
+        alarm_id = int(active["id"])
+        db.table("alarms").update(
+            alarm_id, {"count": int(active["count"]) + 1, "updated_at": iso(now)}
+        )
+        note = "arrived after newer records for the same condition"
+        self._history(db, alarm_id, HistoryAction.REPEATED, DEVICE, now, note=note, key=record.key)
+        return alarm_id
+
+    def _device_clear(
+        self,
+        db: Database,
+        record: UplinkRecord,
+        event: Event,
+        hub: dict[str, Any],
+        active: dict[str, Any] | None,
+        now: int,
+    ) -> int:
+        assert active is not None
+        alarm_id = int(active["id"])
+        db.table("alarms").update(
+            alarm_id,
+            {
+                "status": str(AlarmStatus.CLEARED),
+                "cleared_at": iso(now),
+                "cleared_by": DEVICE,
+                "updated_at": iso(now),
+            },
+        )
+        self._history(db, alarm_id, HistoryAction.CLEARED, DEVICE, now, key=record.key)
+        return alarm_id
+
+    _EFFECTS: Final[
+        dict[
+            EventEffect,
+            Callable[
+                [
+                    Store,
+                    Database,
+                    UplinkRecord,
+                    Event,
+                    dict[str, Any],
+                    dict[str, Any] | None,
+                    int,
+                ],
+                int,
+            ],
+        ]
+    ] = {
+        EventEffect.RAISE: _raise,
+        EventEffect.RAISE_CLEARED: _raise_cleared,
+        EventEffect.REPEAT: _repeat,
+        EventEffect.JOIN: _join,
+        EventEffect.CLEAR: _device_clear,
+    }
+
+    # --- alarms: people side ---------------------------------------------------------------
+
+    _PERSON_CHANGES: Final[dict[HistoryAction, Callable[[str, str], dict[str, object]]]] = {
+        HistoryAction.ACKNOWLEDGED: lambda by, at: {
+            "acknowledged": 1,
+            "acked_at": at,
+            "acked_by": by,
+        },
+        HistoryAction.CLEARED: lambda by, at: {
+            "status": str(AlarmStatus.CLEARED),
+            "cleared_at": at,
+            "cleared_by": by,
+        },
+    }
+
+    def act(
+        self, alarm_id: int, action: PersonAction, by: str, note: str | None, now: int
+    ) -> tuple[dict[str, Any], bool]:
+        """Apply a person's ack or clear; returns the alarm and whether anything changed.
+
+        Raises :class:`AlarmNotFoundError` or ``community.alarms.TransitionError``.
+        """
+        with self._transaction() as db:
+            row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+            if row is None:
+                raise AlarmNotFoundError(alarm_id)
+            rule = person_rule(action, AlarmStatus(row["status"]), bool(row["acknowledged"]))
+            if rule.records is None:
+                return alarm_view(row), False
+            changes = self._PERSON_CHANGES[rule.records](by, iso(now))
+            changes["updated_at"] = iso(now)
+            db.table("alarms").update(alarm_id, changes)
+            self._history(db, alarm_id, rule.records, by, now, note=note)
+            return alarm_view({**row, **changes}), True
+
+    # --- alarms: reads ---------------------------------------------------------------------
+
+    def query_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]:
+        where, params = _where(query)
+        with self._lock:
+            rows = self._db.query(
+                f"SELECT * FROM alarms {where} {_ORDER} LIMIT ? OFFSET ?",  # noqa: S608
+                [*params, query.limit, query.offset],
+            )
+            alarms = [alarm_view(r) for r in rows]
+            total = self._one(f"SELECT count(*) AS n FROM alarms {where}", params)  # noqa: S608
+        return alarms, int(total["n"]) if total else 0
+
+    def open_alarms(self) -> list[dict[str, Any]]:
+        """Alarms still needing a person: active, or cleared but never acknowledged."""
+        with self._lock:
+            rows = self._db.query(
+                f"SELECT * FROM alarms WHERE status = 'active' OR acknowledged = 0 {_ORDER}"  # noqa: S608
+                " LIMIT ?",
+                [SNAPSHOT_LIMIT],
+            )
+            return [alarm_view(r) for r in rows]
+
+    def alarm(self, alarm_id: int) -> dict[str, Any] | None:
+        """One alarm with its history, oldest entry first."""
+        with self._lock:
+            row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+            if row is None:
+                return None
+            history = list(
+                self._db.query(
+                    "SELECT alarm_id, at, action, by, note FROM alarm_history"
+                    " WHERE alarm_id = ? ORDER BY id",
+                    [alarm_id],
+                )
+            )
+        return {**alarm_view(row), "history": history}
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            row = self._one(
+                "SELECT (SELECT count(*) FROM events) AS events_total,"
+                " (SELECT count(*) FROM alarms WHERE status = 'active') AS alarms_active,"
+                " (SELECT count(*) FROM alarms WHERE acknowledged = 0) AS alarms_unacknowledged,"
+                " (SELECT count(*) FROM hubs WHERE status = 'online') AS hubs_online",
+                [],
+            )
+        return {k: int(v) for k, v in (row or {}).items()}
