@@ -200,6 +200,10 @@ class CommunityServer:
         alarms, _ = self._store.query_alarms(parse_alarm_query(filters))
         return alarms
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every stored device event (key, hub, home, device, event, active, device_seq, ts)."""
+        return self._store.events()
+
     def stats(self) -> dict[str, int]:
         """received, stored, duplicates, rejected, acked — since this process started."""
         return self._ingest.stats.as_dict()

@@ -641,6 +641,16 @@ class Store:
             )
             return [alarm_view(r) for r in rows]
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every stored device event, in arrival order: what the community has on record."""
+        with self._lock:
+            return list(
+                self._db.query(
+                    "SELECT key, hub_id, home_id, device_id, event, priority, active, device_seq,"
+                    " ts, received_at FROM events WHERE message_type = 'event' ORDER BY rowid"
+                )
+            )
+
     def alarm(self, alarm_id: int) -> dict[str, Any] | None:
         """One alarm with its history, oldest entry first."""
         with self._lock:

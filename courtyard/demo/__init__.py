@@ -1,0 +1,1 @@
+"""``courtyard demo``: a whole community on one machine, on embedded defaults."""

@@ -1,0 +1,276 @@
+"""Compose a whole community on one machine and play the incident timeline.
+
+Everything is the real thing except the devices: a real MQTT broker (the embedded one), a real
+community server with its SQLite file and dashboard, one real hub per home with its own SQLite
+file, and firmware stubs speaking the native device protocol over real WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from community import CommunityConfig, CommunityServer
+from courtyard.broker import Broker
+from courtyard.demo import staff
+from courtyard.demo.accounts import BrokerAccounts
+from courtyard.demo.layout import HOME_DEVICES, Home, homes
+from courtyard.demo.monitor import AlarmMonitor
+from courtyard.demo.report import build_report
+from courtyard.demo.timeline import STAFF, TIMELINE, StaffStep, Step
+from devices.catalog import KINDS
+from devices.messages import Event
+from firmware_stubs import SimulatedDevice, make_device
+from hub import Hub, HubConfig
+from hub.core import BusEvent
+from hub.events import DeviceEventFired, Origin
+from hub.keys import load_or_create_hub_key
+
+COMMUNITY_USER = "community"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    homes: int = 20
+    duration: float = 30.0
+    headless: bool = True
+    report: Path | None = None
+    data_dir: Path | None = None
+    port: int = 8600
+    seed: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Compressed time so the whole story fits the run, derived from one number: the duration."""
+
+    supervision_scale: float
+    device_heartbeat_s: float
+    telemetry_s: float
+    hub_heartbeat_s: float
+
+    @classmethod
+    def for_duration(cls, duration: float) -> Timing:
+        fastest = min(k.supervision_s for k in KINDS.values())
+        offline_after = max(2.0, duration * 0.12)
+        return cls(
+            supervision_scale=offline_after / fastest,
+            device_heartbeat_s=offline_after / 4,
+            telemetry_s=max(1.0, duration / 8),
+            hub_heartbeat_s=max(1.0, duration / 10),
+        )
+
+    def describe(self) -> str:
+        smoke = KINDS[next(iter(KINDS))].supervision_s
+        return (
+            f"time is compressed: a device is declared offline after {smoke * self.supervision_scale:.1f} s "
+            f"of silence instead of {smoke // 60} min; devices send a heartbeat every "
+            f"{self.device_heartbeat_s:.1f} s"
+        )
+
+
+@dataclass
+class Community:
+    """The running parts, kept together so they can be stopped in reverse order."""
+
+    broker: Broker
+    server: CommunityServer
+    hubs: dict[str, Hub] = field(default_factory=dict)
+    devices: dict[tuple[int, str], SimulatedDevice] = field(default_factory=dict)
+    homes: list[Home] = field(default_factory=list)
+    #: Events the hubs raised themselves (supervision's device_offline), as the report's origin.
+    hub_raised: list[Event] = field(default_factory=list)
+
+    def record_hub_event(self, fired: BusEvent[DeviceEventFired]) -> None:
+        if fired.data.origin is Origin.HUB:
+            self.hub_raised.append(fired.data.event)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Community:
+    accounts = BrokerAccounts()
+    community_password = secrets.token_urlsafe(24)
+    accounts.add(COMMUNITY_USER, community_password, superuser=True)
+    broker = Broker(host="127.0.0.1", port=0, authenticator=accounts, acl=accounts)
+    await broker.start()
+
+    server = CommunityServer(
+        CommunityConfig(
+            community_id="demo",
+            data_dir=data_dir / "community",
+            mqtt_host="127.0.0.1",
+            mqtt_port=broker.port,
+            mqtt_username=COMMUNITY_USER,
+            mqtt_password=community_password,
+            http_port=options.port,
+            hub_offline_after_s=timing.hub_heartbeat_s * 3,
+        )
+    )
+    community = Community(broker=broker, server=server, homes=homes(options.homes))
+    for home in community.homes:
+        hub_dir = data_dir / "hubs" / home.hub_id
+        hub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # First boot of a gateway: it makes its signing key, the community enrolls that key
+        # and issues the hub its own broker password, then the hub starts.
+        key = load_or_create_hub_key(hub_dir / "hub_key.pem")
+        password = server.enroll_hub(
+            home.hub_id, home.home_id, key.public_key(), building=home.building, unit=home.unit
+        )
+        accounts.add(home.hub_id, password)
+        hub = Hub(
+            HubConfig(
+                hub_id=home.hub_id,
+                home_id=home.home_id,
+                data_dir=hub_dir,
+                mqtt_host="127.0.0.1",
+                mqtt_port=broker.port,
+                mqtt_password=password,
+                supervision_scale=timing.supervision_scale,
+                heartbeat_s=timing.hub_heartbeat_s,
+                ack_timeout_s=2.0,
+            )
+        )
+        hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
+        community.hubs[home.hub_id] = hub
+
+    await server.start()
+    await asyncio.gather(*(hub.start() for hub in community.hubs.values()))
+
+    for home in community.homes:
+        hub = community.hubs[home.hub_id]
+        url = f"ws://127.0.0.1:{hub.http_port}/api/device/ws"
+        for n, role in enumerate(HOME_DEVICES):
+            device_id = home.device_id(role)
+            token = hub.provision_device(device_id, role.kind, role.name, role.room)
+            device = make_device(
+                role.kind,
+                device_id,
+                url,
+                token,
+                heartbeat_s=timing.device_heartbeat_s,
+                telemetry_s=timing.telemetry_s,
+                state_file=data_dir / "devices" / f"{device_id}.json",
+                rng=random.Random(options.seed * 1000 + home.index * 10 + n),
+            )
+            community.devices[(home.index, role.role)] = device
+    (data_dir / "devices").mkdir(parents=True, exist_ok=True)
+    await asyncio.gather(*(d.start() for d in community.devices.values()))
+    await asyncio.gather(*(d.wait_connected(20) for d in community.devices.values()))
+    return community
+
+
+async def _stop(community: Community) -> None:
+    for device in community.devices.values():
+        with contextlib.suppress(Exception):
+            await device.stop()
+    for hub in community.hubs.values():
+        with contextlib.suppress(Exception):
+            await hub.stop()
+    with contextlib.suppress(Exception):
+        await community.server.stop()
+    with contextlib.suppress(Exception):
+        await community.broker.stop()
+
+
+async def _play(community: Community, options: DemoOptions, started: float) -> None:
+    """Play the device timeline and, headless, the scripted staff, in time order."""
+    steps: list[Step | StaffStep] = [*TIMELINE, *(STAFF if options.headless else ())]
+    for step in sorted(steps, key=lambda s: s.at):
+        await asyncio.sleep(max(0.0, started + step.at * options.duration - time.monotonic()))
+        if isinstance(step, Step):
+            _act(community, step, options.duration)
+        else:
+            base = f"http://127.0.0.1:{community.server.http_port}"
+            count = await staff.act(base, community.server.manager_token, step.action)
+            _say(f"  >> staff    {step.says} ({count})")
+
+
+def _act(community: Community, step: Step, duration: float) -> None:
+    home = community.homes[step.home % len(community.homes)]
+    device = community.devices[(home.index, step.role)]
+    getattr(device, step.action)(**step.kwargs(duration))
+    _say(f"  >> {home.home_id:>7}  {step.says}")
+
+
+async def _drain(community: Community, timeout: float) -> None:
+    """Wait until every device event is acked by its hub and every hub outbox is empty."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending_devices = sum(d.pending_events() for d in community.devices.values())
+        pending_hubs = sum(h.outbox_pending() for h in community.hubs.values())
+        if pending_devices == 0 and pending_hubs == 0:
+            return
+        await asyncio.sleep(0.2)
+
+
+async def run_demo(options: DemoOptions) -> int:
+    temp: str | None = None
+    if options.data_dir is None:
+        temp = tempfile.mkdtemp(prefix="courtyard-demo-")
+        data_dir = Path(temp)
+    else:
+        data_dir = options.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+    timing = Timing.for_duration(options.duration)
+    port = options.port if not options.headless or options.port != 8600 else 0
+    _say(
+        f"Courtyard demo: {options.homes} homes, {options.homes * len(HOME_DEVICES)} devices, "
+        f"timeline of {options.duration:.0f} s"
+    )
+    _say(f"  {timing.describe()}")
+    community = await _start(
+        DemoOptions(
+            homes=options.homes,
+            duration=options.duration,
+            headless=options.headless,
+            report=options.report,
+            data_dir=data_dir,
+            port=port,
+            seed=options.seed,
+        ),
+        data_dir,
+        timing,
+    )
+    monitor = AlarmMonitor(
+        f"http://127.0.0.1:{community.server.http_port}", community.server.manager_token, _say
+    )
+    try:
+        await monitor.start()
+        dashboard = f"http://127.0.0.1:{community.server.http_port}/login?token={community.server.manager_token}"
+        _say(f"  broker: embedded on 127.0.0.1:{community.broker.port}; data in {data_dir}")
+        _say(f"  dashboard: {dashboard}")
+        _say(monitor.header())
+        started = time.monotonic()
+        await _play(community, options, started)
+        await asyncio.sleep(max(0.0, started + options.duration - time.monotonic()))
+        await _drain(community, timeout=20)
+        await monitor.settle(community.server, timeout=10)
+        if options.report is not None:
+            report = build_report(community, monitor, timing)
+            options.report.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+            _say(
+                f"report: {options.report}  injected={report['alarms_injected']} "
+                f"delivered={report['alarms_delivered']} duplicates={report['duplicates']} "
+                f"lost={report['lost']} latency p50={report['latency_ms']['p50']} ms "
+                f"p99={report['latency_ms']['p99']} ms"
+            )
+        if not options.headless:
+            _say("The timeline has played. The dashboard stays up: press Ctrl-C to stop.")
+            await asyncio.Event().wait()
+    finally:
+        await monitor.stop()
+        await _stop(community)
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    return 0
