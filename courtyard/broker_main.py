@@ -15,9 +15,13 @@ from courtyard.broker import Broker
 from courtyard.demo.accounts import BrokerAccounts
 
 
+def _read_accounts(passwords: Path) -> object:
+    return json.loads(passwords.read_text(encoding="utf-8"))
+
+
 async def run_broker(port: int, passwords: Path) -> int:
     try:
-        table = json.loads(passwords.read_text(encoding="utf-8"))
+        table = _read_accounts(passwords)
     except (OSError, ValueError) as exc:
         print(f"courtyard broker: cannot read {passwords}: {exc}")
         return 2

@@ -36,7 +36,12 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     demo.add_argument(
         "--data-dir", type=Path, default=None, help="keep databases here (default: temporary)"
     )
-    demo.add_argument("--port", type=int, default=8600, help="dashboard port (0 = any free port)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="dashboard port (default 8600, or any free port when headless; 0 = any free port)",
+    )
     demo.add_argument("--seed", type=int, default=7, help="seed of the simulated physics")
 
 
@@ -84,10 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 headless=headless,
                 report=args.report,
                 data_dir=args.data_dir,
-                port=args.port,
+                port=args.port if args.port is not None else (0 if headless else 8600),
                 seed=args.seed,
             )
-            return asyncio.run(run_demo(options))
+            try:
+                return asyncio.run(run_demo(options))
+            except OSError as exc:
+                print(f"courtyard demo: {exc.strerror or exc} (try --port 0)", file=sys.stderr)
+                return 1
         if args.command == "broker":
             from courtyard.broker_main import run_broker
 

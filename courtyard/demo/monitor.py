@@ -37,7 +37,10 @@ class AlarmMonitor:
 
     @staticmethod
     def header() -> str:
-        return f"{'sev':>3} {'age':>6}  {'home':<7} {'room':<9} {'device':<22} {'kind':<15} {'status':<18} {'latency':>8}"
+        return (
+            f"{'sev':>3} {'age':>6}  {'home':<7} {'room':<9} {'device':<22} {'kind':<15} "
+            f"{'status':<18} {'latency':>8}"
+        )
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self._token}"})
@@ -93,9 +96,9 @@ class AlarmMonitor:
             f"{alarm['kind']:<15} {status:<18} {latency:>8}"
         )
 
-    async def settle(self, source: AlarmSource, timeout: float) -> None:
+    async def settle(self, source: AlarmSource, within_s: float) -> None:
         """Wait until every alarm the server recorded has been pushed to this client."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             ids = {int(a["id"]) for a in source.alarms()}
             if ids <= self.first_seen.keys():

@@ -70,8 +70,9 @@ class Timing:
 
     def describe(self) -> str:
         smoke = KINDS[next(iter(KINDS))].supervision_s
+        offline = smoke * self.supervision_scale
         return (
-            f"time is compressed: a device is declared offline after {smoke * self.supervision_scale:.1f} s "
+            f"time is compressed: a device is declared offline after {offline:.1f} s "
             f"of silence instead of {smoke // 60} min; devices send a heartbeat every "
             f"{self.device_heartbeat_s:.1f} s"
         )
@@ -203,9 +204,9 @@ def _act(community: Community, step: Step, duration: float) -> None:
     _say(f"  >> {home.home_id:>7}  {step.says}")
 
 
-async def _drain(community: Community, timeout: float) -> None:
+async def _drain(community: Community, within_s: float) -> None:
     """Wait until every device event is acked by its hub and every hub outbox is empty."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         pending_devices = sum(d.pending_events() for d in community.devices.values())
         pending_hubs = sum(h.outbox_pending() for h in community.hubs.values())
@@ -223,39 +224,29 @@ async def run_demo(options: DemoOptions) -> int:
         data_dir = options.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
     timing = Timing.for_duration(options.duration)
-    port = options.port if not options.headless or options.port != 8600 else 0
     _say(
         f"Courtyard demo: {options.homes} homes, {options.homes * len(HOME_DEVICES)} devices, "
         f"timeline of {options.duration:.0f} s"
     )
     _say(f"  {timing.describe()}")
-    community = await _start(
-        DemoOptions(
-            homes=options.homes,
-            duration=options.duration,
-            headless=options.headless,
-            report=options.report,
-            data_dir=data_dir,
-            port=port,
-            seed=options.seed,
-        ),
-        data_dir,
-        timing,
-    )
+    community = await _start(options, data_dir, timing)
     monitor = AlarmMonitor(
         f"http://127.0.0.1:{community.server.http_port}", community.server.manager_token, _say
     )
+    outcome = 0
     try:
         await monitor.start()
-        dashboard = f"http://127.0.0.1:{community.server.http_port}/login?token={community.server.manager_token}"
+        base = f"http://127.0.0.1:{community.server.http_port}"
         _say(f"  broker: embedded on 127.0.0.1:{community.broker.port}; data in {data_dir}")
-        _say(f"  dashboard: {dashboard}")
+        # The one-time login link carries this run's manager token: it is shown only here,
+        # on the operator's own terminal, never logged.
+        _say(f"  dashboard: {base}/login?token={community.server.manager_token}")
         _say(monitor.header())
         started = time.monotonic()
         await _play(community, options, started)
         await asyncio.sleep(max(0.0, started + options.duration - time.monotonic()))
-        await _drain(community, timeout=20)
-        await monitor.settle(community.server, timeout=10)
+        await _drain(community, within_s=20)
+        await monitor.settle(community.server, within_s=10)
         if options.report is not None:
             report = build_report(community, monitor, timing)
             options.report.write_text(json.dumps(report, indent=2, ensure_ascii=False))
@@ -265,6 +256,7 @@ async def run_demo(options: DemoOptions) -> int:
                 f"lost={report['lost']} latency p50={report['latency_ms']['p50']} ms "
                 f"p99={report['latency_ms']['p99']} ms"
             )
+            outcome = 1 if report["lost"] or report["duplicates"] else 0
         if not options.headless:
             _say("The timeline has played. The dashboard stays up: press Ctrl-C to stop.")
             await asyncio.Event().wait()
@@ -273,4 +265,4 @@ async def run_demo(options: DemoOptions) -> int:
         await _stop(community)
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
-    return 0
+    return outcome
