@@ -9,7 +9,9 @@ import paho.mqtt.client as mqtt
 from tests.support.mosquitto import Mosquitto
 
 
-def _connect(broker: Mosquitto, user: str, password: str) -> tuple[mqtt.Client, "queue.Queue[object]"]:
+def _connect(
+    broker: Mosquitto, user: str, password: str
+) -> tuple[mqtt.Client, queue.Queue[object]]:
     events: queue.Queue[object] = queue.Queue()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}")
     client.username_pw_set(user, password)

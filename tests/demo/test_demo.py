@@ -1,4 +1,4 @@
-"""``courtyard demo`` as a user runs it: a real process, real broker, hubs, community and devices."""
+"""``courtyard demo`` as a user runs it: one real process with broker, hubs, community, devices."""
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ class Mosquitto:
         for user, password in self.users.items():
             subprocess.run(
                 [_binary("mosquitto_passwd"), "-b", str(pwfile), user, password],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
         acl = self.workdir / "acl"
         lines = [f"user {u}\ntopic readwrite courtyard/#\n" for u in sorted(self.superusers)]
@@ -82,12 +83,19 @@ class Mosquitto:
     def start(self) -> None:
         conf = self._write_config()
         log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen([_binary("mosquitto"), "-c", str(conf)], stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            [_binary("mosquitto"), "-c", str(conf)], stdout=log, stderr=log
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("mosquitto exited: " + (self.workdir / "mosquitto.log").read_text())
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+                raise RuntimeError(
+                    "mosquitto exited: " + (self.workdir / "mosquitto.log").read_text()
+                )
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), 0.2),
+            ):
                 return
             time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
