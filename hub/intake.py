@@ -25,7 +25,7 @@ from devices.messages import DeviceReport, Event, Heartbeat, SequenceTracker, St
 from devices.uplink import report
 from hub.core import Context, DeviceState, EventBus, StateMachine, now_ms
 from hub.events import DeviceEventFired, Origin, StateChanged
-from hub.outbox import Outbox
+from hub.outbox import Outbox, OutboxFullError
 from hub.registry import DeviceRegistry
 from hub.store import EventLogRow, Store, StoredDevice, StoredState
 
@@ -132,6 +132,8 @@ class Intake:
     ) -> tuple[DeviceEventFired, int | None]:
         info = self._registry.info(device.device_id)
         outbox_seq = self._outbox.add(report(self._hub_id, 0, now, info, event))
+        if outbox_seq is None and origin is Origin.DEVICE:
+            raise OutboxFullError(f"no room for {event.event} from {device.device_id}")
         self._store.log_event(
             EventLogRow(
                 device_id=device.device_id,

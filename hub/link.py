@@ -44,6 +44,7 @@ from devices.messages import Error as ErrorMessage
 from hub.core import Context, EventBus
 from hub.events import DeviceConnected, DeviceDisconnected
 from hub.intake import Intake, Verdict
+from hub.outbox import OutboxFullError
 from hub.registry import DeviceRegistry
 from hub.store import StoredDevice
 
@@ -300,6 +301,13 @@ class LinkServer:
         try:
             self._intake.heard(device, context)
             committed = self._intake.commit(device, message, context)
+        except OutboxFullError as full:
+            # No ack: the device keeps the alarm and resends it once it reconnects.
+            _LOG.error(
+                "device %s: %s; not acknowledged, the device keeps it", device.device_id, full
+            )
+            await link.close(LinkClose.INTERNAL_ERROR, "outbox full")
+            return False
         except Exception:
             # Storage failed: no ack, so the device keeps the message and resends it.
             _LOG.exception("device %s: cannot store seq %s", device.device_id, message.seq)

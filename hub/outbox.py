@@ -35,6 +35,15 @@ class OutboxRow:
     attempts: int
 
 
+class OutboxFullError(RuntimeError):
+    """The outbox is full of alarms and refused one more.
+
+    Raised for an alarm a device sent, inside the transaction that would have logged it, so
+    nothing is written and the device gets no ack: it keeps the event and resends it, and the
+    alarm waits on the device instead of being acknowledged and then never sent.
+    """
+
+
 class Outbox:
     def __init__(self, store: Store, limit: int) -> None:
         self._store = store
@@ -85,7 +94,7 @@ class Outbox:
         shed = self._shed_telemetry(over)
         if shed < over:
             _LOG.error(
-                "outbox full (%d alarm rows): %s record from %s refused; it stays in the event log",
+                "outbox full (%d alarm rows): %s record from %s refused",
                 self.limit,
                 record.priority,
                 record.device.device_id if record.device else record.hub_id,

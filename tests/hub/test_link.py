@@ -265,3 +265,23 @@ async def test_reprovisioning_rotates_the_token_and_drops_the_old_link(
     await eventually(lambda: hub.devices()[0].connected, what="new link registered")
     stored = read_db(db_path(hub), "SELECT token_hash FROM devices")
     assert stored and all(first not in row[0] and second not in row[0] for row in stored)
+
+
+async def test_an_alarm_the_full_outbox_refuses_is_not_acknowledged(
+    make_hub: MakeHub, session: aiohttp.ClientSession
+) -> None:
+    """With the uplink down and the outbox full of alarms, the device keeps the next one."""
+    hub = await make_hub(outbox_limit=2)
+    token = hub.provision_device("smoke-1", SMOKE, "Kitchen alarm", "kitchen")
+    device = await connect_device(session, hub.http_port, token, "smoke-1", SMOKE)
+    raised = device.event("smoke_alarm")
+    assert (await device.request(raised))["type"] == "ack"
+    cleared = device.event("smoke_alarm", active=False)
+    assert (await device.request(cleared))["type"] == "ack"
+    before = snapshot(db_path(hub))
+    refused = device.event("smoke_alarm")
+    await device.send(refused)
+    closing = await device.ws.receive(5)
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert snapshot(db_path(hub))["event_log"] == before["event_log"]
+    assert hub.outbox_pending() == 2
