@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from courtyard import privacy_cli
+
 
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser(
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _demo_parser(sub)
+    privacy_cli.add_parser(sub)
     broker = sub.add_parser("broker", help="run the embedded MQTT broker (development only)")
     broker.add_argument("--port", type=int, default=1883)
     broker.add_argument(
@@ -72,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command in privacy_cli.COMMANDS:
+            return privacy_cli.run(args)
         if args.command == "demo":
             from courtyard.demo.runner import DemoOptions, run_demo
 
