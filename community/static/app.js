@@ -28,6 +28,7 @@
       ack_first: "Acknowledge the alarm before clearing it.",
       failed: "Action failed", done_ack: "Acknowledged", done_clear: "Cleared",
       f_home: "Home", f_building: "Building", f_unit: "Unit", f_room: "Room",
+      place_building: "Bldg {b}", place_unit: "Unit {u}", f_device_id: "Device id",
       f_device: "Device", f_hub: "Hub", f_raised: "Raised", f_last: "Last event",
       f_count: "Count", f_acked: "Acknowledged", f_cleared: "Cleared",
       h_raised: "Raised", h_repeated: "Repeated", h_acknowledged: "Acknowledged",
@@ -63,6 +64,7 @@
       ack_first: "请先确认报警，再解除。",
       failed: "操作失败", done_ack: "已确认", done_clear: "已解除",
       f_home: "住户", f_building: "楼栋", f_unit: "单元", f_room: "房间",
+      place_building: "{b}栋", place_unit: "{u}单元", f_device_id: "设备编号",
       f_device: "设备", f_hub: "网关", f_raised: "报警时间", f_last: "最近事件",
       f_count: "次数", f_acked: "确认", f_cleared: "解除",
       h_raised: "报警", h_repeated: "重复报警", h_acknowledged: "确认", h_cleared: "解除",
@@ -95,6 +97,11 @@
     return prefs.some((l) => /^zh\b/i.test(l)) ? "zh" : "en";
   }
   const t = (key) => (I18N[lang][key] !== undefined ? I18N[lang][key] : I18N.en[key] || key);
+  /** "Bldg 1 · Unit 2" / "1栋 · 2单元": bare numbers next to a flat number are unreadable. */
+  const place = (building, unit) => [
+    building ? t("place_building").replace("{b}", building) : "",
+    unit ? t("place_unit").replace("{u}", unit) : "",
+  ].filter(Boolean).join(" · ");
   const eventName = (kind) => I18N[lang].ev[kind] || I18N.en.ev[kind] || kind;
 
   function el(tag, attrs, ...children) {
@@ -222,7 +229,7 @@
     const clear = el("button", { type: "button", class: "secondary", "data-action": "clear",
       text: t("clear"), disabled: a.status !== "active" || !a.acknowledged,
       title: a.status === "active" && !a.acknowledged ? t("ack_first") : null });
-    const home = [a.building, a.unit].filter(Boolean).join(" · ");
+    const home = place(a.building, a.unit);
     return el("tr", {
       "data-alarm-id": a.id, "data-severity": a.severity, "data-status": a.status,
       "data-acknowledged": String(a.acknowledged), class: a.id === selectedId ? "selected" : null,
@@ -264,7 +271,7 @@
       (a.status === "offline" ? 0 : 1) - (b.status === "offline" ? 0 : 1)
       || a.hub_id.localeCompare(b.hub_id));
     $("#hubs").replaceChildren(...list.map((h) => {
-      const where = [h.home_id, h.building, h.unit].filter(Boolean).join(" · ");
+      const where = [h.home_id, place(h.building, h.unit)].filter(Boolean).join(" · ");
       const counts = h.devices === null || h.devices === undefined ? ""
         : `${h.devices_online ?? "?"}/${h.devices} ${t("devices")} · `;
       const seen = `${t("last_seen")} ${h.last_seen ? when(h.last_seen) : t("never")}`;
@@ -291,7 +298,7 @@
       ["col_event", eventName(a.kind)], ["col_severity", t(`sev_${a.severity}`)],
       ["col_status", t(STATE_LABEL[stateOf(a)])], ["f_home", a.home_id],
       ["f_building", a.building], ["f_unit", a.unit], ["f_room", a.room],
-      ["f_device", `${a.device_name} (${a.device_id})`], ["f_hub", a.hub_id],
+      ["f_device", a.device_name], ["f_device_id", a.device_id], ["f_hub", a.hub_id],
       ["f_raised", when(a.raised_at)], ["f_last", when(a.last_event_at)], ["f_count", a.count],
       ["f_acked", a.acked_at ? `${when(a.acked_at)} · ${a.acked_by}` : ""],
       ["f_cleared", a.cleared_at ? `${when(a.cleared_at)} · ${a.cleared_by}` : ""],

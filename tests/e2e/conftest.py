@@ -32,6 +32,7 @@ from firmware_stubs import SimulatedDevice, make_device
 from hub import Hub, HubConfig
 from hub.keys import load_or_create_hub_key
 
+#: Debian's build; ``scripts/test`` installs it.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -212,11 +213,12 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
+    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
+    if executable is None:
+        pytest.skip("chromium is not installed (scripts/test installs it)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True
         )
         try:
             yield launched
@@ -255,6 +257,15 @@ async def open_board(context: BrowserContext, stack: Stack) -> Page:
     await page.goto(stack.login_url)
     await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     return page
+
+
+async def hubs_reported_devices(page: Page, stack: Stack) -> None:
+    """Every hub listed online with all its devices counted (after its next heartbeat)."""
+    for home in stack.homes:
+        hub = page.locator(f'#hubs li[data-hub-id="{home.hub.hub_id}"]')
+        await expect(hub).to_have_attribute("data-status", "online")
+        count = len(home.devices)
+        await expect(hub.locator("small")).to_contain_text(f"{count}/{count} ")
 
 
 @pytest.fixture
