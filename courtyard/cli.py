@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from courtyard import privacy_cli
+from courtyard import adapter_cli, privacy_cli
 
 
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _demo_parser(sub)
+    adapter_cli.add_parser(sub)
     privacy_cli.add_parser(sub)
     broker = sub.add_parser("broker", help="run the embedded MQTT broker (development only)")
     broker.add_argument("--port", type=int, default=1883)
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "adapter":
+            return adapter_cli.run(args)
         if args.command in privacy_cli.COMMANDS:
             return privacy_cli.run(args)
         if args.command == "demo":

@@ -1,0 +1,116 @@
+"""The adapter SDK: vendor MQTT formats in, interop messages out, and commands back.
+
+A protocol (topic layout) plus definitions (device kinds, built from reusable pieces) make
+an adapter; an :class:`AdapterSession` decodes with per-device memory; :func:`load_adapters`
+finds built-ins, installed plugins and a local folder. See ``docs/adapters.md``.
+"""
+
+from devices.adapters.adapterset import Adapter, AdapterSet
+from devices.adapters.definition import (
+    AdapterDefinition,
+    Availability,
+    CommandEncoder,
+    DeviceDescription,
+    DeviceFacts,
+    Ignored,
+    Inventory,
+    Matcher,
+    Outbound,
+    Protocol,
+    Report,
+    Route,
+)
+from devices.adapters.errors import AdapterError
+from devices.adapters.homeassistant import ha_discovery, ha_remove, ha_state
+from devices.adapters.loader import (
+    ENTRY_POINT_GROUP,
+    LoadProblem,
+    LoadReport,
+    builtin_adapters,
+    load_adapters,
+)
+from devices.adapters.pieces import (
+    Capability,
+    Expose,
+    action_trigger,
+    battery_low_flag,
+    battery_pct,
+    boolean_alarm,
+    boolean_trigger,
+    enum_alarm,
+    enum_field,
+    event_list,
+    flag,
+    hardware_fault,
+    number_reading,
+    numeric,
+    presence_state,
+    self_test_result,
+    tamper,
+    test_flag,
+    threshold_alarm,
+    timestamp,
+)
+from devices.adapters.readers import availability, ignore, json_object, text_value
+from devices.adapters.session import (
+    AdapterSession,
+    BridgedDevice,
+    DecoderState,
+    SeqSource,
+    SequenceCounter,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Adapter",
+    "AdapterDefinition",
+    "AdapterError",
+    "AdapterSession",
+    "AdapterSet",
+    "Availability",
+    "BridgedDevice",
+    "Capability",
+    "CommandEncoder",
+    "DecoderState",
+    "DeviceDescription",
+    "DeviceFacts",
+    "Expose",
+    "Ignored",
+    "Inventory",
+    "LoadProblem",
+    "LoadReport",
+    "Matcher",
+    "Outbound",
+    "Protocol",
+    "Report",
+    "Route",
+    "SeqSource",
+    "SequenceCounter",
+    "action_trigger",
+    "availability",
+    "battery_low_flag",
+    "battery_pct",
+    "boolean_alarm",
+    "boolean_trigger",
+    "builtin_adapters",
+    "enum_alarm",
+    "enum_field",
+    "event_list",
+    "flag",
+    "ha_discovery",
+    "ha_remove",
+    "ha_state",
+    "hardware_fault",
+    "ignore",
+    "json_object",
+    "load_adapters",
+    "number_reading",
+    "numeric",
+    "presence_state",
+    "self_test_result",
+    "tamper",
+    "test_flag",
+    "text_value",
+    "threshold_alarm",
+    "timestamp",
+]
