@@ -74,6 +74,7 @@ class Mosquitto:
             f"password_file {pwfile}\n"
             f"acl_file {acl}\n"
             "persistence false\n"
+            "set_tcp_nodelay true\n"
             "max_queued_messages 100000\n"
             "log_dest stderr\n"
             "log_type error\nlog_type warning\n"
