@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from community.config import CommunityConfig, ConfigError, HubEntry, load_config
-from community.server import TOKEN_FILE, CommunityServer
+from community.server import CAP_TOKEN_FILE, TOKEN_FILE, CommunityServer
 
 
 async def _run(config: CommunityConfig, hubs: list[HubEntry]) -> int:
@@ -32,6 +32,7 @@ async def _run(config: CommunityConfig, hubs: list[HubEntry]) -> int:
     await server.start()
     print(f"community listening on {server.http_port}", flush=True)
     print(f"manager token in {config.data_dir / TOKEN_FILE}", flush=True)
+    print(f"CAP feed token in {config.data_dir / CAP_TOKEN_FILE}", flush=True)
     try:
         await stopping.wait()
     finally:

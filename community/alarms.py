@@ -16,10 +16,18 @@ anything: an alarm stays open rather than vanish on stale news.
 Person side: acknowledging says "someone is on it"; clearing says "handled". An alarm must be
 acknowledged before a person may clear it, so no alarm disappears from the board without a
 name against it. Repeating an action is harmless (idempotent) and changes nothing.
+
+Work side: the handling of an alarm is a second, independent state (``new`` → ``assigned`` →
+``in_progress`` → ``resolved``): who has it, whether they are on it, and how it ended (a
+resolution note). It is a table too; starting work acknowledges, resolving also clears.
+
+The community raises a few alarms itself (a hub that went silent); their names and severities
+live in :data:`COMMUNITY_KINDS` until the interop catalog carries them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -28,6 +36,12 @@ from devices.catalog import EVENTS, PRIORITY_RANK, EventType, Priority, is_alarm
 
 ALARM_EVENTS: Final = frozenset(event for event in EVENTS if is_alarm(event))
 DEVICE: Final = "device"
+#: A home hub stopped talking to the community (last will, or no heartbeat for too long).
+HUB_OFFLINE: Final = "hub_offline"
+#: Alarms raised by the community itself, not by a device event, with their fixed severity.
+COMMUNITY_KINDS: Final[dict[str, Priority]] = {HUB_OFFLINE: Priority.ALERT}
+#: Every alarm kind a stored alarm can have.
+ALARM_KINDS: Final = frozenset(str(e) for e in ALARM_EVENTS) | frozenset(COMMUNITY_KINDS)
 
 
 class AlarmStatus(StrEnum):
@@ -42,6 +56,22 @@ class HistoryAction(StrEnum):
     REPEATED = "repeated"
     ACKNOWLEDGED = "acknowledged"
     CLEARED = "cleared"
+    ASSIGNED = "assigned"
+    STARTED = "started"
+    RESOLVED = "resolved"
+    EVIDENCE = "evidence"
+    ESCALATED = "escalated"
+    NOTIFIED = "notified"
+    NOTIFY_FAILED = "notify_failed"
+
+
+class Handling(StrEnum):
+    """Where the people handling an alarm are with it (independent of the device's status)."""
+
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
 
 
 class EventEffect(StrEnum):
@@ -100,6 +130,16 @@ def severity_of(event: EventType) -> Priority:
     return EVENTS[event].priority
 
 
+def kind_severity(kind: str) -> Priority | None:
+    """Severity of any alarm kind, device event or community-raised; None if unknown."""
+    if kind in COMMUNITY_KINDS:
+        return COMMUNITY_KINDS[kind]
+    try:
+        return EVENTS[EventType(kind)].priority
+    except ValueError:
+        return None
+
+
 def severity_rank(severity: Priority) -> int:
     return PRIORITY_RANK[severity]
 
@@ -145,6 +185,58 @@ def person_rule(action: PersonAction, status: AlarmStatus, acknowledged: bool) -
     return rule
 
 
+class WorkAction(StrEnum):
+    ASSIGN = "assign"
+    START = "start"
+    RESOLVE = "resolve"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRule:
+    """Outcome of a work action in a given handling state."""
+
+    #: The handling the alarm moves to, or None when nothing changes.
+    to: Handling | None
+    refusal: str = ""
+
+
+_RESOLVED_REFUSAL: Final = "the alarm is already resolved"
+_WORK_RULES: Final[dict[tuple[WorkAction, Handling], WorkRule]] = {
+    (WorkAction.ASSIGN, Handling.NEW): WorkRule(Handling.ASSIGNED),
+    (WorkAction.ASSIGN, Handling.ASSIGNED): WorkRule(Handling.ASSIGNED),
+    # Handing over work in progress: the new assignee has not started yet.
+    (WorkAction.ASSIGN, Handling.IN_PROGRESS): WorkRule(Handling.ASSIGNED),
+    (WorkAction.ASSIGN, Handling.RESOLVED): WorkRule(None, _RESOLVED_REFUSAL),
+    # Starting unassigned work takes it: the person who starts becomes the assignee.
+    (WorkAction.START, Handling.NEW): WorkRule(Handling.IN_PROGRESS),
+    (WorkAction.START, Handling.ASSIGNED): WorkRule(Handling.IN_PROGRESS),
+    (WorkAction.START, Handling.IN_PROGRESS): WorkRule(None),
+    (WorkAction.START, Handling.RESOLVED): WorkRule(None, _RESOLVED_REFUSAL),
+    (WorkAction.RESOLVE, Handling.NEW): WorkRule(
+        None, "work on the alarm must be started before it is resolved"
+    ),
+    (WorkAction.RESOLVE, Handling.ASSIGNED): WorkRule(
+        None, "work on the alarm must be started before it is resolved"
+    ),
+    (WorkAction.RESOLVE, Handling.IN_PROGRESS): WorkRule(Handling.RESOLVED),
+    (WorkAction.RESOLVE, Handling.RESOLVED): WorkRule(None),
+}
+#: The history row each work action records when it changes something.
+WORK_RECORDS: Final[dict[WorkAction, HistoryAction]] = {
+    WorkAction.ASSIGN: HistoryAction.ASSIGNED,
+    WorkAction.START: HistoryAction.STARTED,
+    WorkAction.RESOLVE: HistoryAction.RESOLVED,
+}
+
+
+def work_rule(action: WorkAction, handling: Handling) -> WorkRule:
+    """The rule for ``action``; raises :class:`TransitionError` when it is refused."""
+    rule = _WORK_RULES[(action, handling)]
+    if rule.refusal:
+        raise TransitionError(rule.refusal)
+    return rule
+
+
 #: Alarm fields as the API returns them, in a stable order.
 ALARM_FIELDS: Final = (
     "id",
@@ -170,11 +262,23 @@ ALARM_FIELDS: Final = (
     "event_ts",
     "key",
     "updated_at",
+    "handling",
+    "assignee",
+    "assigned_at",
+    "started_at",
+    "resolved_at",
+    "resolved_by",
+    "resolution",
+    "escalation_tier",
+    "exercise",
 )
 
 
-def alarm_view(row: dict[str, Any]) -> dict[str, Any]:
+def alarm_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored alarm row as the API, the live feed and the Python API show it."""
     view = {name: row.get(name) for name in ALARM_FIELDS}
     view["acknowledged"] = bool(view["acknowledged"])
+    view["handling"] = view["handling"] or str(Handling.NEW)
+    view["escalation_tier"] = int(view["escalation_tier"] or 0)
+    view["exercise"] = bool(view["exercise"])
     return view

@@ -3,16 +3,66 @@
 The JSON form (``python -m community run --config FILE.json``) is the same fields plus a list
 of hubs whose public keys are registered at start, so a process restarted by a supervisor
 comes back with the same registry and the same broker passwords it already handed out.
+
+Notification targets carry secrets (an apprise URL often embeds a token, a webhook has its
+signing secret), so their ``repr`` hides them and nothing here ever logs them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+import re
+import urllib.parse
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from community.escalation_rules import Audience
+
+_TARGET_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MIN_SECRET: Final = 16
+
+
+class Channel(StrEnum):
+    """How a notification leaves: through apprise (SMS gateways, WeCom, DingTalk, e-mail, …)
+    or as a JSON webhook signed with HMAC-SHA256."""
+
+    APPRISE = "apprise"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTarget:
+    """One place notifications go, and which escalation audiences it serves."""
+
+    #: Shown in history and logs instead of the URL.
+    name: str
+    channel: Channel
+    url: str = field(repr=False)
+    audiences: tuple[Audience, ...]
+    #: For resident targets: the homes whose alarms it is told about (empty: every home).
+    homes: tuple[str, ...] = ()
+    #: The webhook signing secret (required for webhooks, unused by apprise).
+    secret: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not _TARGET_NAME.fullmatch(self.name):
+            raise ValueError("a target name must be 1-64 letters, digits or ._- (start alnum)")
+        if not self.audiences:
+            raise ValueError(f"target {self.name} serves no audience")
+        if self.channel is Channel.WEBHOOK:
+            parts = urllib.parse.urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"target {self.name}: a webhook URL must be http(s)://host/...")
+            if len(self.secret) < MIN_SECRET:
+                raise ValueError(
+                    f"target {self.name}: a webhook needs a secret of {MIN_SECRET}+ characters"
+                )
+        elif "://" not in self.url:
+            raise ValueError(f"target {self.name}: not an apprise URL (scheme://...)")
 
 
 @dataclass(slots=True)
@@ -29,6 +79,23 @@ class CommunityConfig:
     http_port: int = 0
     #: No heartbeat for this long marks a hub offline even if its last will never arrived.
     hub_offline_after_s: float = 90.0
+    #: A hub offline (last will or silence) this long gets a ``hub_offline`` trouble alarm;
+    #: shorter outages (a reboot, a network blip) only show in the hub list.
+    hub_offline_alarm_after_s: float = 60.0
+    #: Escalation chains as JSON (see ``community.escalation_rules``); None: the built-in table.
+    escalation_file: Path | None = None
+    #: Longest wait between two looks at due escalation steps and notification retries.
+    escalation_poll_s: float = 1.0
+    #: Where notifications go; each target names the escalation audiences it serves.
+    notify_targets: tuple[NotifyTarget, ...] = ()
+    #: Wait before the first retry of a failed notification; it doubles for each next one.
+    notify_retry_s: float = 5.0
+    #: Attempts per notification before it is recorded as failed for good.
+    notify_attempts: int = 6
+    #: CAP ``sender``; empty: derived from community_id. No spaces, commas, ``<`` or ``&``.
+    cap_sender: str = ""
+    #: UTC offset of the times in CAP messages, in minutes (480 for China Standard Time).
+    cap_utc_offset_min: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +123,50 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "http_host": str,
     "http_port": int,
     "hub_offline_after_s": (int, float),
+    "hub_offline_alarm_after_s": (int, float),
+    "escalation_file": str,
+    "escalation_poll_s": (int, float),
+    "notify_retry_s": (int, float),
+    "notify_attempts": int,
+    "cap_sender": str,
+    "cap_utc_offset_min": int,
 }
+_PATHS: Final = frozenset({"data_dir", "escalation_file"})
+
+
+def _strings(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise ConfigError(f"{where} must be a list of strings")
+    return tuple(raw)
+
+
+def _notify_target(raw: object, index: int) -> NotifyTarget:
+    where = f"notify_targets[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be an object")
+    allowed = {"name", "channel", "url", "audiences", "homes", "secret"}
+    unknown = sorted(str(k)[:40] for k in set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{where} has unknown fields: {', '.join(unknown)}")
+    texts = {k: raw.get(k, "") for k in ("name", "channel", "url", "secret")}
+    if not all(isinstance(v, str) for v in texts.values()):
+        raise ConfigError(f"{where}: name, channel, url and secret must be strings")
+    if texts["channel"] not in {str(c) for c in Channel}:
+        raise ConfigError(f"{where}.channel must be one of: {', '.join(Channel)}")
+    audiences = _strings(raw.get("audiences", []), f"{where}.audiences")
+    if not set(audiences) <= {str(a) for a in Audience}:
+        raise ConfigError(f"{where}.audiences must be among: {', '.join(Audience)}")
+    try:
+        return NotifyTarget(
+            name=str(texts["name"]),
+            channel=Channel(texts["channel"]),
+            url=str(texts["url"]),
+            audiences=tuple(Audience(a) for a in audiences),
+            homes=_strings(raw.get("homes", []), f"{where}.homes"),
+            secret=str(texts["secret"]),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _hub_entry(raw: object, index: int) -> HubEntry:
@@ -90,7 +200,11 @@ def parse_config(obj: object) -> tuple[CommunityConfig, list[HubEntry]]:
         value = obj[name]
         if isinstance(value, bool) or not isinstance(value, expected):
             raise ConfigError(f"{name} has the wrong type")
-        kwargs[name] = Path(str(value)) if name == "data_dir" else value
+        kwargs[name] = Path(str(value)) if name in _PATHS else value
+    targets_raw = obj.get("notify_targets", [])
+    if not isinstance(targets_raw, list):
+        raise ConfigError("notify_targets must be a list")
+    kwargs["notify_targets"] = tuple(_notify_target(t, i) for i, t in enumerate(targets_raw))
     try:
         config = CommunityConfig(**kwargs)
     except TypeError as exc:

@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from community.config import CommunityConfig
 from community.pipeline import Outcome, Pipeline, Verdict, hub_from_topic
+from community.store import HubChange
 from devices.uplink import TOPIC_ROOT, topic_ack
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class MqttIngest:
         pipeline: Pipeline,
         writer: Writer,
         on_outcome: Callable[[Outcome], None],
-        on_hub: Callable[[dict[str, Any]], None],
+        on_hub: Callable[[HubChange], None],
     ) -> None:
         self._config = config
         self._pipeline = pipeline
@@ -197,10 +198,10 @@ class MqttIngest:
 
     async def _handle(self, item: Incoming) -> None:
         if hub_from_topic(item.topic, "status") is not None:
-            hub = await self._writer(self._pipeline.handle_status, item.topic, item.payload)
+            change = await self._writer(self._pipeline.handle_status, item.topic, item.payload)
             self._puback(item)
-            if hub is not None:
-                self._on_hub(hub)
+            if change is not None:
+                self._on_hub(change)
             return
         self.stats.received += 1
         outcome: Outcome = await self._writer(self._pipeline.handle_up, item.topic, item.payload)

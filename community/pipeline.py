@@ -21,8 +21,8 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from community.clock import now_ms
-from community.store import Store
+from community.clock import Clock, now_ms
+from community.store import HubChange, Store
 from devices.messages import InteropError
 from devices.uplink import TOPIC_ROOT, decode_record
 from privacy.envelope import EnvelopeError, open_signed
@@ -66,9 +66,15 @@ def _rejected(reason: str) -> Outcome:
 
 
 class Pipeline:
-    def __init__(self, store: Store, lookup: Callable[[str], Ed25519PublicKey | None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        lookup: Callable[[str], Ed25519PublicKey | None],
+        clock: Clock = now_ms,
+    ) -> None:
         self._store = store
         self._lookup = lookup
+        self._clock = clock
 
     def handle_up(self, topic: str, payload: bytes) -> Outcome:
         """Verify, decode and store one uplink record; never raises for bad input."""
@@ -88,7 +94,7 @@ class Pipeline:
         if record.hub_id != opened.sender:
             return _rejected(f"record hub_id {record.hub_id!r} is not the envelope's sender")
         digest = hashlib.sha256(opened.body).hexdigest()
-        persisted = self._store.persist(record, digest, now_ms())
+        persisted = self._store.persist(record, digest, self._clock())
         if persisted.conflicting:
             log.warning("hub %s reused key %s for a different record", record.hub_id, record.key)
         verdict = Verdict.DUPLICATE if persisted.duplicate else Verdict.STORED
@@ -100,8 +106,8 @@ class Pipeline:
             hub=persisted.hub,
         )
 
-    def handle_status(self, topic: str, payload: bytes) -> dict[str, Any] | None:
-        """Apply a hub's retained ``online``/``offline`` (or last will); returns a changed hub.
+    def handle_status(self, topic: str, payload: bytes) -> HubChange | None:
+        """Apply a hub's retained ``online``/``offline`` (or last will); returns the change.
 
         The broker's ACL lets only the hub itself (and the community) publish on its status
         topic, so the topic names the hub; unknown hubs and unreadable payloads are ignored.
@@ -116,4 +122,4 @@ class Pipeline:
         if status not in _STATUSES:
             log.info("ignored an unreadable status from %r", hub_id[:64])
             return None
-        return self._store.set_hub_status(hub_id, str(status), now_ms())
+        return self._store.set_hub_status(hub_id, str(status), self._clock())

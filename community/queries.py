@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Final, TypeVar
 
-from community.alarms import ALARM_EVENTS, AlarmStatus
-from devices.catalog import EventType, Priority
+from community.alarms import ALARM_KINDS, AlarmStatus
+from devices.catalog import Priority
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
@@ -31,7 +31,8 @@ class AlarmQuery:
     status: AlarmStatus | None = None
     acknowledged: bool | None = None
     severity: Priority | None = None
-    kind: EventType | None = None
+    #: An alarm kind: a device event or a community-raised kind such as ``hub_offline``.
+    kind: str | None = None
     home: str | None = None
     hub: str | None = None
     #: Free text matched against home, building, unit, device id and name, room and kind.
@@ -88,7 +89,7 @@ def _text_or_none(value: object, name: str) -> str | None:
 
 _STATUSES: Final = {str(s): s for s in AlarmStatus}
 _SEVERITIES: Final = {str(p): p for p in Priority}
-_KINDS: Final = {str(e): e for e in sorted(ALARM_EVENTS)}
+_KINDS: Final = {kind: kind for kind in sorted(ALARM_KINDS)}
 _NAMES: Final = frozenset(f.name for f in fields(AlarmQuery))
 
 

@@ -3,7 +3,11 @@
 The server owns the lifecycle and the threads: a single writer thread for every database
 write (so writes are serialised and the event loop never waits on a disk flush), paho's
 network thread (inside :class:`~community.ingest.MqttIngest`), and the event loop that runs
-HTTP, WebSockets and the hub-presence timer.
+HTTP, WebSockets, the hub-presence timer, the escalation engine and the notification worker
+(plus apprise's small thread pool).
+
+The services that follow alarms — escalation and the CAP feed — are observers of the store,
+so they see every change in the transaction that makes it, however it was made.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from community.alarms import PersonAction
-from community.clock import iso, now_ms
+from community.alarms import PersonAction, WorkAction
+from community.cap import FEED_LIMIT, CapPublisher, atom_feed
+from community.clock import Clock, iso, now_ms
 from community.config import CommunityConfig
 from community.credentials import (
     hash_password,
@@ -28,12 +33,16 @@ from community.credentials import (
     new_password,
     verify_password,
 )
+from community.escalation import EscalationEngine
+from community.escalation_rules import load_rules
 from community.ingest import MqttIngest
 from community.live import LiveFeed
+from community.notify import Notifier
 from community.pipeline import Outcome, Pipeline
 from community.queries import AlarmQuery, QueryError, clean_text, parse_alarm_query
-from community.store import Store
+from community.store import HubChange, Store
 from community.web import PathOnlyAccessLogger, make_app
+from community.web_desk import add_desk_routes
 from devices.messages import DEVICE_ID_RE
 from privacy.envelope import key_id, public_bytes
 
@@ -41,23 +50,48 @@ log = logging.getLogger(__name__)
 
 DB_FILE: Final = "community.db"
 TOKEN_FILE: Final = "manager.token"  # noqa: S105 - a file name, not a secret
+#: The read-only token of the CAP feed, for city platforms (it can read nothing else).
+CAP_TOKEN_FILE: Final = "cap.token"  # noqa: S105 - a file name, not a secret
 _T = TypeVar("_T")
 
 
 class CommunityServer:
-    def __init__(self, config: CommunityConfig) -> None:
+    def __init__(self, config: CommunityConfig, *, clock: Clock = now_ms) -> None:
+        """Raises ValueError for an unusable configuration (escalation table, targets, CAP)."""
         self._config = config
+        self._clock = clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._token = load_or_create_token(config.data_dir / TOKEN_FILE)
-        self._store = Store(config.data_dir / DB_FILE)
+        self._cap_token = load_or_create_token(config.data_dir / CAP_TOKEN_FILE)
+        self._notifier = Notifier(
+            config.notify_targets,
+            community_id=config.community_id,
+            clock=clock,
+            retry_s=config.notify_retry_s,
+            attempts=config.notify_attempts,
+            poll_s=config.escalation_poll_s,
+        )
+        self._escalation = EscalationEngine(
+            load_rules(config.escalation_file),
+            self._notifier,
+            clock=clock,
+            poll_s=config.escalation_poll_s,
+        )
+        self._cap = CapPublisher(
+            community_id=config.community_id,
+            sender=config.cap_sender,
+            utc_offset_min=config.cap_utc_offset_min,
+        )
+        self._store = Store(config.data_dir / DB_FILE, observers=(self._escalation, self._cap))
+        self._escalation.attach(self._store)
         self._keys: dict[str, Ed25519PublicKey] = {
             hub_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(hex_key))
             for hub_id, hex_key in self._store.hub_public_keys().items()
         }
         self._feed = LiveFeed()
-        self._pipeline = Pipeline(self._store, self._keys.get)
+        self._pipeline = Pipeline(self._store, self._keys.get, clock)
         self._ingest = MqttIngest(
-            config, self._pipeline, self._write, self._publish, self._feed.hub
+            config, self._pipeline, self._write, self._publish, self._publish_hub
         )
         self._executor: ThreadPoolExecutor | None = None
         self._runner: web.AppRunner | None = None
@@ -69,12 +103,17 @@ class CommunityServer:
     async def start(self) -> None:
         """Serve HTTP and start ingesting; a broker that is down is connected to later."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="community-db")
-        self._runner = web.AppRunner(make_app(self), access_log_class=PathOnlyAccessLogger)
+        app = make_app(self)
+        add_desk_routes(app)
+        self._runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._config.http_host, self._config.http_port)
         await site.start()
         address = self._runner.addresses[0]
         self._port = int(address[1])
+        await self._notifier.start(self._store, self._write)
+        # Steps that fell due while the server was down fire now, once.
+        await self._escalation.start(self._write, self._escalated)
         await self._ingest.start()
         self._presence = asyncio.create_task(self._watch_presence(), name="community-presence")
         log.info("community %s serving on port %d", self._config.community_id, self._port)
@@ -86,6 +125,8 @@ class CommunityServer:
             self._presence.cancel()
             await asyncio.gather(self._presence, return_exceptions=True)
             self._presence = None
+        await self._escalation.stop()
+        await self._notifier.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -102,25 +143,58 @@ class CommunityServer:
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
     def _publish(self, outcome: Outcome) -> None:
-        for alarm in outcome.alarms:
-            self._feed.alarm(alarm)
+        self._alarms_changed(outcome.alarms)
         if outcome.hub is not None:
             self._feed.hub(outcome.hub)
 
+    def _publish_hub(self, change: HubChange) -> None:
+        self._feed.hub(change.hub)
+        self._alarms_changed(change.alarms)
+
+    def _alarms_changed(self, alarms: tuple[dict[str, Any], ...]) -> None:
+        """Push changed alarms live; a new alarm may have queued its first notifications."""
+        for alarm in alarms:
+            self._feed.alarm(alarm)
+        if alarms:
+            self._escalation.wake()
+            self._notifier.wake()
+
+    def _escalated(self, alarms: list[dict[str, Any]]) -> None:
+        for alarm in alarms:
+            self._feed.alarm(alarm)
+        self._notifier.wake()
+
     async def _watch_presence(self) -> None:
-        """A hub that stops heartbeating is offline, even if its last will never arrived."""
+        """A hub that stops heartbeating is offline, even if its last will never arrived; one
+        that stays offline gets its trouble alarm."""
         after_ms = int(self._config.hub_offline_after_s * 1000)
-        interval = max(0.2, min(5.0, self._config.hub_offline_after_s / 4))
+        alarm_ms = int(self._config.hub_offline_alarm_after_s * 1000)
+        interval = max(
+            0.2,
+            min(
+                5.0,
+                self._config.hub_offline_after_s / 4,
+                self._config.hub_offline_alarm_after_s / 4,
+            ),
+        )
         while True:
             await asyncio.sleep(interval)
             try:
-                silent = await self._write(self._store.mark_silent_hubs, now_ms(), after_ms)
+                silent = await self._write(self._store.mark_silent_hubs, self._clock(), after_ms)
+                raised = await self._write(self._store.raise_hub_alarms, self._clock(), alarm_ms)
             except sqlite3.Error:
                 log.exception("could not check hub presence")
                 continue
-            for hub in silent:
-                log.info("hub %s is offline: no heartbeat for %ss", hub["hub_id"], after_ms // 1000)
-                self._feed.hub(hub)
+            for alarm in raised:
+                log.info("hub %s has been offline too long: trouble alarm raised", alarm["hub_id"])
+            self._alarms_changed(tuple(raised))
+            for change in silent:
+                log.info(
+                    "hub %s is offline: no heartbeat for %ss",
+                    change.hub["hub_id"],
+                    after_ms // 1000,
+                )
+                self._publish_hub(change)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -131,6 +205,11 @@ class CommunityServer:
     @property
     def manager_token(self) -> str:
         return self._token
+
+    @property
+    def cap_token(self) -> str:
+        """Read-only access to the CAP feed (``Authorization: Bearer``), nothing else."""
+        return self._cap_token
 
     @property
     def feed(self) -> LiveFeed:
@@ -171,7 +250,7 @@ class CommunityServer:
             public_key_hex=public_bytes(public_key).hex(),
             key_id=key_id(public_key),
             password_hash=hash_password(password) if issue_password else None,
-            now=now_ms(),
+            now=self._clock(),
         )
         self._keys[hub_id] = public_key
         return password
@@ -204,6 +283,21 @@ class CommunityServer:
         """Every stored device event (key, hub, home, device, event, active, device_seq, ts)."""
         return self._store.events()
 
+    def hubs(self) -> list[dict[str, Any]]:
+        """Every enrolled hub as ``GET /api/hubs`` shows it (status, last seen, devices)."""
+        return self._store.hubs()
+
+    def alarm(self, alarm_id: int) -> dict[str, Any] | None:
+        """One alarm as ``GET /api/alarms/{id}`` returns it (history, evidence, escalation)."""
+        return self._alarm_detail(alarm_id)
+
+    def cap_messages(self) -> list[tuple[str, bytes]]:
+        """Every CAP message published so far, oldest first: (file name, XML document)."""
+        rows = self._store.read(
+            "SELECT identifier, xml FROM cap_messages ORDER BY sent_ms, alarm_id, n"
+        )
+        return [(f"{r['identifier']}.xml", bytes(r["xml"])) for r in rows]
+
     def stats(self) -> dict[str, int]:
         """received, stored, duplicates, rejected, acked — since this process started."""
         return self._ingest.stats.as_dict()
@@ -220,16 +314,66 @@ class CommunityServer:
     async def list_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]:
         return await self._write(self._store.query_alarms, query)
 
+    def _alarm_detail(self, alarm_id: int) -> dict[str, Any] | None:
+        alarm = self._store.alarm(alarm_id)
+        if alarm is None:
+            return None
+        alarm["escalation"] = self._escalation.steps(alarm_id)
+        alarm["notifications"] = self._notifier.deliveries(alarm_id)
+        return alarm
+
     async def get_alarm(self, alarm_id: int) -> dict[str, Any] | None:
-        return await self._write(self._store.alarm, alarm_id)
+        return await self._write(self._alarm_detail, alarm_id)
 
     async def act(
         self, alarm_id: int, action: PersonAction, by: str, note: str | None
     ) -> tuple[dict[str, Any], bool]:
-        alarm, changed = await self._write(self._store.act, alarm_id, action, by, note, now_ms())
+        alarm, changed = await self._write(
+            self._store.act, alarm_id, action, by, note, self._clock()
+        )
         if changed:
             self._feed.alarm(alarm)
         return alarm, changed
+
+    async def work(
+        self, alarm_id: int, action: WorkAction, by: str, to: str | None, note: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Assign (``to``), start, or resolve (``note``); raises like ``Store.work``."""
+        alarm, changed = await self._write(
+            functools.partial(self._store.work, to=to, note=note),
+            alarm_id,
+            action,
+            by,
+            self._clock(),
+        )
+        if changed:
+            self._feed.alarm(alarm)
+        return alarm, changed
+
+    async def add_evidence(
+        self, alarm_id: int, uri: str, sha256: str, kind: str, by: str
+    ) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        alarm, entry, added = await self._write(
+            self._store.add_evidence, alarm_id, uri, sha256, kind, by, self._clock()
+        )
+        if added:
+            self._feed.alarm(alarm)
+        return alarm, entry, added
+
+    async def cap_feed(self, base_url: str) -> bytes:
+        rows = await self._write(
+            self._store.read,
+            "SELECT identifier, msg_type, sent, sent_ms, headline, xml FROM cap_messages"
+            " ORDER BY sent_ms DESC, alarm_id DESC, n DESC LIMIT ?",
+            [FEED_LIMIT],
+        )
+        return atom_feed(self._cap.publisher, rows, base_url, self._clock())
+
+    async def cap_message(self, identifier: str) -> bytes | None:
+        rows = await self._write(
+            self._store.read, "SELECT xml FROM cap_messages WHERE identifier = ?", [identifier]
+        )
+        return bytes(rows[0]["xml"]) if rows else None
 
     async def list_hubs(self) -> list[dict[str, Any]]:
         return await self._write(self._store.hubs)
@@ -237,7 +381,7 @@ class CommunityServer:
     async def snapshot(self) -> dict[str, Any]:
         alarms = await self._write(self._store.open_alarms)
         hubs = await self._write(self._store.hubs)
-        return {"alarms": alarms, "hubs": hubs, "server_time": iso(now_ms())}
+        return {"alarms": alarms, "hubs": hubs, "server_time": iso(self._clock())}
 
     async def full_stats(self) -> dict[str, int]:
         counts = await self._write(self._store.counts)

@@ -7,6 +7,11 @@ transaction, and ``synchronous=FULL`` makes the commit survive power loss, not o
 
 One connection serves the whole process behind a lock; the server funnels all writes through
 a single writer thread so that the event loop never waits on a disk flush.
+
+Services that follow alarms (escalation, the CAP feed) are :class:`AlarmObserver` s: the store
+tells them about every change of every alarm *inside* the transaction that makes it, so what
+they derive (an escalation timer, a published CAP message) is committed together with the
+change or not at all — never lost in a crash between two commits, never made twice.
 """
 
 from __future__ import annotations
@@ -14,36 +19,63 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlite_utils import Database
 
 from community.alarms import (
+    COMMUNITY_KINDS,
     DEVICE,
+    HUB_OFFLINE,
+    WORK_RECORDS,
     AlarmStatus,
     EventEffect,
+    Handling,
     HistoryAction,
     Newer,
     PersonAction,
+    TransitionError,
+    WorkAction,
     alarm_view,
     event_effect,
     makes_alarm,
     person_rule,
     severity_of,
     severity_rank,
+    work_rule,
 )
 from community.clock import iso
 from community.queries import AlarmQuery
 from devices.messages import Event, to_dict
 from devices.uplink import RecordKind, UplinkRecord
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 #: The live board's snapshot holds at most this many open alarms.
 SNAPSHOT_LIMIT: Final = 1000
+#: Evidence references one alarm may hold.
+MAX_EVIDENCE: Final = 100
+#: Who raises and clears the alarm of a hub that went silent.
+SUPERVISION: Final = "supervision"
+HUB: Final = "hub"
+#: Alarm columns added after schema version 1, added to older files at start.
+_ALARM_COLUMNS_V2: Final[dict[str, type]] = {
+    "handling": str,
+    "assignee": str,
+    "assigned_at": str,
+    "started_at": str,
+    "resolved_at": str,
+    "resolved_by": str,
+    "resolution": str,
+    "escalation_tier": int,
+    "exercise": int,
+}
+#: Hub columns added after schema version 1: since when it is offline, and whether that
+#: outage already raised its alarm (so a person clearing it is not overruled by a re-raise).
+_HUB_COLUMNS_V2: Final[dict[str, type]] = {"offline_since_ms": int, "offline_alarmed": int}
 
 _ORDER: Final = (
     "ORDER BY (status = 'active') DESC, acknowledged ASC, severity_rank ASC,"
@@ -70,11 +102,46 @@ _EXACT_FILTERS: Final = (
     ("home", "home_id = ?"),
     ("hub", "hub_id = ?"),
 )
-_SEARCHED: Final = ("home_id", "building", "unit", "device_id", "device_name", "room", "kind")
+_SEARCHED: Final = (
+    "home_id",
+    "building",
+    "unit",
+    "device_id",
+    "device_name",
+    "room",
+    "kind",
+    "assignee",
+)
+_EVIDENCE_FIELDS: Final = "alarm_id, uri, sha256, kind, added_at, added_by"
 
 
 class AlarmNotFoundError(LookupError):
     """No alarm has the given id."""
+
+
+class AlarmObserver(Protocol):
+    """A service that follows alarms; called inside the transaction that changes one."""
+
+    def create_schema(self, db: Database) -> None:
+        """Create the observer's own tables (``IF NOT EXISTS``)."""
+
+    def alarm_changed(
+        self, db: Database, before: dict[str, Any] | None, after: dict[str, Any], now: int
+    ) -> None:
+        """``before`` is None for a new alarm; both are :func:`alarm_view` dicts."""
+
+
+def hub_device_id(hub_id: str) -> str:
+    """The pseudo-device a hub's own alarms (``hub_offline``) are raised on."""
+    return f"hub:{hub_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HubChange:
+    """A hub whose status changed, and the alarms that change raised or cleared."""
+
+    hub: dict[str, Any]
+    alarms: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +183,11 @@ def _where(query: AlarmQuery) -> tuple[str, list[object]]:
 class Store:
     """All reads and writes of ``community.db``. Thread-safe; callers serialise writes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, observers: Sequence[AlarmObserver] = ()) -> None:
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
         self._db = Database(conn, execute_plugins=False)
         self._lock = threading.RLock()
+        self._observers = tuple(observers)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.enable_wal()
@@ -134,8 +202,56 @@ class Store:
         with self._lock, self._db.atomic() as db:
             yield db
 
+    #: One write transaction for observers and services that keep their own tables here.
+    transaction = _transaction
+
     def _one(self, sql: str, params: Sequence[object]) -> dict[str, Any] | None:
         return next(iter(self._db.query(sql, params)), None)
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        """Rows of one read-only query, under the store's lock."""
+        with self._lock:
+            return list(self._db.query(sql, params))
+
+    def alarm_row(self, alarm_id: int) -> dict[str, Any] | None:
+        """The stored row of one alarm (call inside :meth:`transaction` to act on it)."""
+        return self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+
+    def _changed(
+        self,
+        db: Database,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any],
+        now: int,
+    ) -> dict[str, Any]:
+        """Tell every observer about one alarm change; returns the alarm's view."""
+        view = alarm_view(after)
+        prior = None if before is None else alarm_view(before)
+        for observer in self._observers:
+            observer.alarm_changed(db, prior, view, now)
+        return view
+
+    def change_alarm(
+        self,
+        db: Database,
+        row: Mapping[str, Any],
+        changes: Mapping[str, object],
+        action: HistoryAction,
+        by: str,
+        now: int,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Update one alarm inside a transaction, with its history row and its observers."""
+        changes = {**changes, "updated_at": iso(now)}
+        db.table("alarms").update(row["id"], changes)
+        self._history(db, int(row["id"]), action, by, now, note=note)
+        return self._changed(db, row, {**row, **changes}, now)
+
+    def add_history(
+        self, db: Database, alarm_id: int, action: HistoryAction, by: str, now: int, note: str
+    ) -> None:
+        """A history row that changes nothing else (a notification's outcome)."""
+        self._history(db, alarm_id, action, by, now, note=note)
 
     def _create_schema(self) -> None:
         with self._transaction() as db:
@@ -154,6 +270,7 @@ class Store:
                     "devices": int,
                     "devices_online": int,
                     "enrolled_at": str,
+                    **_HUB_COLUMNS_V2,
                 },
                 pk="hub_id",
                 not_null={"home_id", "public_key", "key_id", "status", "enrolled_at"},
@@ -215,11 +332,17 @@ class Store:
                     "event_ts": int,
                     "key": str,
                     "updated_at": str,
+                    **_ALARM_COLUMNS_V2,
                 },
                 pk="id",
                 not_null={"hub_id", "device_id", "kind", "severity", "status", "count"},
                 if_not_exists=True,
             )
+            for table, added in (("alarms", _ALARM_COLUMNS_V2), ("hubs", _HUB_COLUMNS_V2)):
+                columns = db.table(table).columns_dict
+                for name, column_type in added.items():
+                    if name not in columns:
+                        db.table(table).add_column(name, column_type)
             db.table("alarm_history").create(
                 {
                     "id": int,
@@ -235,7 +358,24 @@ class Store:
                 foreign_keys=[("alarm_id", "alarms", "id")],
                 if_not_exists=True,
             )
+            db.table("alarm_evidence").create(
+                {
+                    "id": int,
+                    "alarm_id": int,
+                    "uri": str,
+                    "sha256": str,
+                    "kind": str,
+                    "added_at": str,
+                    "added_by": str,
+                },
+                pk="id",
+                not_null={"alarm_id", "uri", "sha256", "kind", "added_at", "added_by"},
+                foreign_keys=[("alarm_id", "alarms", "id")],
+                if_not_exists=True,
+            )
             for sql in (
+                "CREATE UNIQUE INDEX IF NOT EXISTS alarm_evidence_once"
+                " ON alarm_evidence(alarm_id, sha256)",
                 "CREATE INDEX IF NOT EXISTS events_condition"
                 " ON events(hub_id, device_id, event, seq)",
                 "CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_active"
@@ -245,6 +385,8 @@ class Store:
                 "CREATE INDEX IF NOT EXISTS alarm_history_key ON alarm_history(key)",
             ):
                 db.execute(sql)
+            for observer in self._observers:
+                observer.create_schema(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # --- hubs ------------------------------------------------------------------------------
@@ -292,8 +434,12 @@ class Store:
         with self._lock:
             return [hub_view(r) for r in self._db.query("SELECT * FROM hubs ORDER BY hub_id")]
 
-    def set_hub_status(self, hub_id: str, status: str, now: int) -> dict[str, Any] | None:
-        """Record a hub's reported status; returns the hub when its status changed."""
+    def set_hub_status(self, hub_id: str, status: str, now: int) -> HubChange | None:
+        """Record a hub's reported status; returns the change when its status changed.
+
+        Coming back online clears the hub's ``hub_offline`` alarm; going offline starts the
+        outage that :meth:`raise_hub_alarms` turns into one if it lasts.
+        """
         with self._transaction() as db:
             row = self._one("SELECT * FROM hubs WHERE hub_id = ?", [hub_id])
             if row is None:
@@ -301,10 +447,15 @@ class Store:
             changes: dict[str, object] = {"status": status}
             if status == "online":
                 changes.update(last_seen=iso(now), last_seen_ms=now)
+            elif row["status"] != status:
+                changes.update(offline_since_ms=now, offline_alarmed=0)
             db.table("hubs").update(hub_id, changes)
-            return hub_view({**row, **changes}) if row["status"] != status else None
+            if row["status"] == status:
+                return None
+            alarm = self._hub_online(db, row, now) if status == "online" else None
+            return HubChange(hub_view({**row, **changes}), () if alarm is None else (alarm,))
 
-    def mark_silent_hubs(self, now: int, after_ms: int) -> list[dict[str, Any]]:
+    def mark_silent_hubs(self, now: int, after_ms: int) -> list[HubChange]:
         """Hubs online but silent for longer than ``after_ms`` become offline; returns them."""
         with self._transaction() as db:
             rows = list(
@@ -315,8 +466,84 @@ class Store:
                 )
             )
             for row in rows:
-                db.table("hubs").update(row["hub_id"], {"status": "offline"})
-        return [hub_view({**row, "status": "offline"}) for row in rows]
+                # The outage began when the hub was last heard from.
+                since = row["last_seen_ms"] if row["last_seen_ms"] is not None else now
+                db.table("hubs").update(
+                    row["hub_id"],
+                    {"status": "offline", "offline_since_ms": since, "offline_alarmed": 0},
+                )
+        return [HubChange(hub_view({**row, "status": "offline"})) for row in rows]
+
+    def raise_hub_alarms(self, now: int, after_ms: int) -> list[dict[str, Any]]:
+        """Raise ``hub_offline`` for hubs offline longer than ``after_ms``, once per outage."""
+        raised: list[dict[str, Any]] = []
+        with self._transaction() as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM hubs WHERE status = 'offline'"
+                    " AND coalesce(offline_alarmed, 0) = 0"
+                    " AND coalesce(offline_since_ms, 0) <= ?",
+                    [now - after_ms],
+                )
+            )
+            for row in rows:
+                db.table("hubs").update(row["hub_id"], {"offline_alarmed": 1})
+                alarm = self._hub_offline(db, row, now)
+                if alarm is not None:
+                    raised.append(alarm)
+        return raised
+
+    def _hub_offline(self, db: Database, hub: dict[str, Any], now: int) -> dict[str, Any] | None:
+        """Raise the hub's trouble alarm on its pseudo-device, unless it is already active."""
+        device_id = hub_device_id(hub["hub_id"])
+        condition = [hub["hub_id"], device_id, HUB_OFFLINE]
+        if self._one(
+            "SELECT id FROM alarms WHERE hub_id = ? AND device_id = ? AND kind = ?"
+            " AND status = 'active'",
+            condition,
+        ):
+            return None
+        severity = COMMUNITY_KINDS[HUB_OFFLINE]
+        row: dict[str, object] = {
+            "home_id": hub.get("home_id", ""),
+            "building": hub.get("building", ""),
+            "unit": hub.get("unit", ""),
+            "hub_id": hub["hub_id"],
+            "device_id": device_id,
+            "device_name": hub["hub_id"],
+            "device_kind": HUB,
+            "room": "",
+            "kind": HUB_OFFLINE,
+            "severity": str(severity),
+            "severity_rank": severity_rank(severity),
+            "status": str(AlarmStatus.ACTIVE),
+            "acknowledged": 0,
+            "count": 1,
+            "raised_at": iso(now),
+            "last_event_at": iso(now),
+            "event_ts": now,
+            "updated_at": iso(now),
+            "handling": str(Handling.NEW),
+            "escalation_tier": 0,
+            "exercise": 0,
+        }
+        alarm_id = db.table("alarms").insert(row).last_rowid
+        assert alarm_id is not None
+        self._history(db, alarm_id, HistoryAction.RAISED, SUPERVISION, now)
+        return self._changed(db, None, {**row, "id": alarm_id}, now)
+
+    def _hub_online(self, db: Database, hub: dict[str, Any], now: int) -> dict[str, Any] | None:
+        """End the hub's outage and clear its trouble alarm (``cleared_by = "hub"``), if any."""
+        db.table("hubs").update(hub["hub_id"], {"offline_since_ms": None, "offline_alarmed": 0})
+        active = self._one(
+            "SELECT * FROM alarms WHERE hub_id = ? AND device_id = ? AND kind = ?"
+            " AND status = 'active'",
+            [hub["hub_id"], hub_device_id(hub["hub_id"]), HUB_OFFLINE],
+        )
+        if active is None:
+            return None
+        changes = {"status": str(AlarmStatus.CLEARED), "cleared_at": iso(now), "cleared_by": HUB}
+        return self.change_alarm(db, active, changes, HistoryAction.CLEARED, HUB, now)
 
     # --- ingest ----------------------------------------------------------------------------
 
@@ -341,6 +568,9 @@ class Store:
             )
             db.table("events").insert(self._event_row(record, hub, now))
             hub_change = self._touch_hub(db, record, hub, now)
+            if hub and hub.get("status") != "online":
+                back = self._hub_online(db, hub, now)
+                changed = changed if back is None else (*changed, back)
         return Persisted(duplicate=False, alarms=changed, hub=hub_change)
 
     @staticmethod
@@ -418,9 +648,25 @@ class Store:
         apply = self._EFFECTS.get(effect)
         if apply is None:
             return ()
+        before = (
+            active if effect in (EventEffect.REPEAT, EventEffect.JOIN, EventEffect.CLEAR) else None
+        )
         alarm_id = apply(self, db, record, event, hub, active, now)
         row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
-        return () if row is None else (alarm_view(row),)
+        return () if row is None else (self._changed(db, before, row, now),)
+
+    def _exercise(self, record: UplinkRecord, event: Event) -> bool:
+        """An alarm raised while the device's last reported state says a self-test runs."""
+        row = self._one(
+            "SELECT message FROM events WHERE hub_id = ? AND device_id = ?"
+            " AND message_type = 'state' AND seq < ? ORDER BY seq DESC LIMIT 1",
+            [record.hub_id, event.device_id, record.seq],
+        )
+        try:
+            state = json.loads(row["message"])["state"] if row else {}
+            return isinstance(state, dict) and state.get("test_in_progress") is True
+        except (ValueError, KeyError, TypeError):
+            return False
 
     def _history(
         self,
@@ -479,6 +725,9 @@ class Store:
             "event_ts": event.ts,
             "key": record.key,
             "updated_at": iso(now),
+            "handling": str(Handling.NEW),
+            "escalation_tier": 0,
+            "exercise": int(self._exercise(record, event)),
         }
         alarm_id = db.table("alarms").insert(row).last_rowid
         assert alarm_id is not None
@@ -613,10 +862,92 @@ class Store:
             if rule.records is None:
                 return alarm_view(row), False
             changes = self._PERSON_CHANGES[rule.records](by, iso(now))
-            changes["updated_at"] = iso(now)
-            db.table("alarms").update(alarm_id, changes)
-            self._history(db, alarm_id, rule.records, by, now, note=note)
-            return alarm_view({**row, **changes}), True
+            return self.change_alarm(db, row, changes, rule.records, by, now, note), True
+
+    def work(
+        self,
+        alarm_id: int,
+        action: WorkAction,
+        by: str,
+        now: int,
+        *,
+        to: str | None = None,
+        note: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Assign, start or resolve; returns the alarm and whether anything changed.
+
+        ``to`` is required to assign and a ``note`` (the resolution) to resolve. Starting
+        acknowledges an unacknowledged alarm; resolving clears an active one. Raises
+        :class:`AlarmNotFoundError` or ``community.alarms.TransitionError``.
+        """
+        with self._transaction() as db:
+            row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+            if row is None:
+                raise AlarmNotFoundError(alarm_id)
+            handling = Handling(row["handling"] or Handling.NEW)
+            rule = work_rule(action, handling)
+            if rule.to is None or (action is WorkAction.ASSIGN and row["assignee"] == to):
+                return alarm_view(row), False
+            at = iso(now)
+            changes: dict[str, object] = {"handling": str(rule.to)}
+            records = [(WORK_RECORDS[action], note)]
+            if action is WorkAction.ASSIGN:
+                assert to
+                changes.update(assignee=to, assigned_at=at)
+                records = [(HistoryAction.ASSIGNED, to)]
+            elif action is WorkAction.START:
+                changes["started_at"] = at
+                if not row["assignee"]:
+                    changes.update(assignee=by, assigned_at=at)
+                if not row["acknowledged"]:
+                    changes.update(self._PERSON_CHANGES[HistoryAction.ACKNOWLEDGED](by, at))
+                    records.insert(0, (HistoryAction.ACKNOWLEDGED, None))
+            else:
+                assert note
+                changes.update(resolved_at=at, resolved_by=by, resolution=note)
+                if row["status"] == AlarmStatus.ACTIVE:
+                    changes.update(self._PERSON_CHANGES[HistoryAction.CLEARED](by, at))
+                    records.append((HistoryAction.CLEARED, None))
+            for action_record, text in records[:-1]:
+                self._history(db, alarm_id, action_record, by, now, note=text)
+            last, text = records[-1]
+            return self.change_alarm(db, row, changes, last, by, now, text), True
+
+    def add_evidence(
+        self, alarm_id: int, uri: str, sha256: str, kind: str, by: str, now: int
+    ) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        """Attach a reference to evidence (never the evidence itself); once per digest.
+
+        Returns the alarm, the evidence entry and whether it is new.
+        """
+        with self._transaction() as db:
+            row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+            if row is None:
+                raise AlarmNotFoundError(alarm_id)
+            known = self._one(
+                f"SELECT {_EVIDENCE_FIELDS} FROM alarm_evidence"  # noqa: S608
+                " WHERE alarm_id = ? AND sha256 = ?",
+                [alarm_id, sha256],
+            )
+            if known is not None:
+                return alarm_view(row), known, False
+            held = self._one(
+                "SELECT count(*) AS n FROM alarm_evidence WHERE alarm_id = ?", [alarm_id]
+            )
+            if held and int(held["n"]) >= MAX_EVIDENCE:
+                raise TransitionError(f"an alarm holds at most {MAX_EVIDENCE} evidence references")
+            entry = {
+                "alarm_id": alarm_id,
+                "uri": uri,
+                "sha256": sha256,
+                "kind": kind,
+                "added_at": iso(now),
+                "added_by": by,
+            }
+            db.table("alarm_evidence").insert(entry)
+            note = f"{kind} sha256:{sha256[:16]}"
+            view = self.change_alarm(db, row, {}, HistoryAction.EVIDENCE, by, now, note)
+            return view, entry, True
 
     # --- alarms: reads ---------------------------------------------------------------------
 
@@ -664,7 +995,14 @@ class Store:
                     [alarm_id],
                 )
             )
-        return {**alarm_view(row), "history": history}
+            evidence = list(
+                self._db.query(
+                    f"SELECT {_EVIDENCE_FIELDS} FROM alarm_evidence"  # noqa: S608
+                    " WHERE alarm_id = ? ORDER BY id",
+                    [alarm_id],
+                )
+            )
+        return {**alarm_view(row), "history": history, "evidence": evidence}
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -3,7 +3,8 @@
 Everything except ``/login`` and ``/api/health`` needs the manager token, either as
 ``Authorization: Bearer <token>`` (scripts) or as the HttpOnly, SameSite=Strict cookie that
 ``/login`` sets (the browser). Cookie-authenticated requests that change something, and
-WebSockets, must also come from this server's own origin.
+WebSockets, must also come from this server's own origin. The CAP feed (``GET /api/cap/…``)
+also accepts a separate read-only token as a Bearer token, for city platforms.
 
 Input is untrusted all the way down: every id, filter and body is checked here and refused
 with a 400 JSON ``{"error": …}`` that says what is wrong. Unknown alarms are 404, actions the
@@ -25,7 +26,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
-from community.alarms import PersonAction, TransitionError
+from community.alarms import PersonAction, TransitionError, WorkAction
 from community.credentials import same_secret
 from community.live import LiveFeed, Subscription
 from community.queries import AlarmQuery, QueryError, clean_text, parse_query_string
@@ -40,6 +41,7 @@ MAX_BODY: Final = 16 * 1024
 MAX_NAME: Final = 64
 MAX_NOTE: Final = 500
 DEFAULT_PERSON: Final = "manager"
+CAP_PREFIX: Final = "/api/cap/"
 _PUBLIC: Final = frozenset({"/login", "/api/health"})
 _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CSP: Final = (
@@ -56,6 +58,9 @@ class Backend(Protocol):
     def manager_token(self) -> str: ...
 
     @property
+    def cap_token(self) -> str: ...
+
+    @property
     def feed(self) -> LiveFeed: ...
 
     def health(self) -> dict[str, Any]: ...
@@ -67,6 +72,18 @@ class Backend(Protocol):
     async def act(
         self, alarm_id: int, action: PersonAction, by: str, note: str | None
     ) -> tuple[dict[str, Any], bool]: ...
+
+    async def work(
+        self, alarm_id: int, action: WorkAction, by: str, to: str | None, note: str | None
+    ) -> tuple[dict[str, Any], bool]: ...
+
+    async def add_evidence(
+        self, alarm_id: int, uri: str, sha256: str, kind: str, by: str
+    ) -> tuple[dict[str, Any], dict[str, Any], bool]: ...
+
+    async def cap_feed(self, base_url: str) -> bytes: ...
+
+    async def cap_message(self, identifier: str) -> bytes | None: ...
 
     async def list_hubs(self) -> list[dict[str, Any]]: ...
 
@@ -106,6 +123,17 @@ def _authorized(request: web.Request) -> bool:
     return cookie is not None and same_secret(cookie, token)
 
 
+def _cap_reader(request: web.Request) -> bool:
+    """A city platform reading the CAP feed with its read-only token."""
+    header = request.headers.get("Authorization", "")
+    return (
+        request.method == "GET"
+        and request.path.startswith(CAP_PREFIX)
+        and header.startswith("Bearer ")
+        and same_secret(header[len("Bearer ") :].strip(), request.app[BACKEND].cap_token)
+    )
+
+
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     return origin is None or origin == f"{request.scheme}://{request.host}"
@@ -131,7 +159,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in _PUBLIC:
+    if request.path in _PUBLIC or _cap_reader(request):
         return await handler(request)
     if not _authorized(request):
         if request.path.startswith("/api/"):

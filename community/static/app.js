@@ -33,11 +33,25 @@
       f_count: "Count", f_acked: "Acknowledged", f_cleared: "Cleared",
       h_raised: "Raised", h_repeated: "Repeated", h_acknowledged: "Acknowledged",
       h_cleared: "Cleared", device_word: "device",
+      col_handling: "Handling", assign: "Assign", start: "Start", resolve: "Resolve",
+      assign_title: "Assign to the person on duty",
+      hd_new: "New", hd_assigned: "Assigned", hd_in_progress: "In progress",
+      hd_resolved: "Resolved", tier_title: "Escalation tier (0 = first)",
+      assignee_placeholder: "Assign to…",
+      need_note: "Write what was done in the note, then press Resolve.",
+      done_assign: "Assigned", done_start: "Work started", done_resolve: "Resolved",
+      f_handling: "Handling", f_assignee: "Assignee", f_tier: "Escalation tier",
+      f_resolution: "Resolution",
+      h_assigned: "Assigned", h_started: "Work started", h_resolved: "Resolved",
+      h_evidence: "Evidence", h_escalated: "Escalated", h_notified: "Notified",
+      h_notify_failed: "Notification failed",
+      supervision_word: "supervision", hub_word: "hub", escalation_word: "escalation",
       ev: {
         smoke_alarm: "Smoke alarm", gas_alarm: "Gas leak", fall_detected: "Fall detected",
         emergency_call: "Emergency call", water_leak: "Water leak",
         device_offline: "Device offline", battery_low: "Battery low",
         hardware_fault: "Hardware fault", end_of_service: "End of service", tamper: "Tamper",
+        hub_offline: "Hub offline",
       },
     },
     zh: {
@@ -69,11 +83,25 @@
       f_count: "次数", f_acked: "确认", f_cleared: "解除",
       h_raised: "报警", h_repeated: "重复报警", h_acknowledged: "确认", h_cleared: "解除",
       device_word: "设备",
+      col_handling: "处置", assign: "指派", start: "开始处置", resolve: "办结",
+      assign_title: "指派给当前值班人员",
+      hd_new: "待指派", hd_assigned: "已指派", hd_in_progress: "处置中",
+      hd_resolved: "已办结", tier_title: "升级级别（0 为第一级）",
+      assignee_placeholder: "指派给…",
+      need_note: "请先在备注中填写处置结果，再点击办结。",
+      done_assign: "已指派", done_start: "已开始处置", done_resolve: "已办结",
+      f_handling: "处置状态", f_assignee: "处置人", f_tier: "升级级别",
+      f_resolution: "处置结果",
+      h_assigned: "指派", h_started: "开始处置", h_resolved: "办结",
+      h_evidence: "证据", h_escalated: "升级通知", h_notified: "已通知",
+      h_notify_failed: "通知失败",
+      supervision_word: "系统监测", hub_word: "网关", escalation_word: "升级",
       ev: {
         smoke_alarm: "烟雾报警", gas_alarm: "燃气泄漏", fall_detected: "跌倒检测",
         emergency_call: "紧急呼叫", water_leak: "漏水报警",
         device_offline: "设备离线", battery_low: "电量低",
         hardware_fault: "硬件故障", end_of_service: "寿命到期", tamper: "防拆报警",
+        hub_offline: "网关离线",
       },
     },
   };
@@ -103,6 +131,11 @@
     unit ? t("place_unit").replace("{u}", unit) : "",
   ].filter(Boolean).join(" · ");
   const eventName = (kind) => I18N[lang].ev[kind] || I18N.en.ev[kind] || kind;
+  /** Who did something: people by name, the system's own actors in words. */
+  const SYSTEM_ACTORS = { device: "device_word", supervision: "supervision_word",
+    hub: "hub_word", escalation: "escalation_word" };
+  const who = (by) => (SYSTEM_ACTORS[by] ? t(SYSTEM_ACTORS[by]) : by);
+  const handlingOf = (a) => a.handling || "new";
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -209,7 +242,7 @@
     const q = $("#search").value.trim().toLowerCase();
     if (!q) return true;
     const hay = [a.home_id, a.building, a.unit, a.room, a.device_id, a.device_name, a.kind,
-      I18N.en.ev[a.kind], I18N.zh.ev[a.kind], a.hub_id].join(" ").toLowerCase();
+      I18N.en.ev[a.kind], I18N.zh.ev[a.kind], a.hub_id, a.assignee].join(" ").toLowerCase();
     return hay.includes(q);
   }
 
@@ -223,13 +256,20 @@
   // ---- rendering -------------------------------------------------------------------------
   function row(a) {
     const state = stateOf(a);
-    const who = state === "acknowledged" ? a.acked_by : state === "cleared" ? a.cleared_by : null;
+    const actor = state === "acknowledged" ? a.acked_by : state === "cleared" ? a.cleared_by : null;
     const ack = el("button", { type: "button", "data-action": "ack", text: t("ack"),
       disabled: a.acknowledged });
     const clear = el("button", { type: "button", class: "secondary", "data-action": "clear",
       text: t("clear"), disabled: a.status !== "active" || !a.acknowledged,
       title: a.status === "active" && !a.acknowledged ? t("ack_first") : null });
     const home = place(a.building, a.unit);
+    const handling = handlingOf(a);
+    const work = [
+      ["assign", handling === "resolved", t("assign_title")],
+      ["start", handling === "in_progress" || handling === "resolved", null],
+      ["resolve", handling !== "in_progress", null],
+    ].map(([action, off, title]) => el("button", { type: "button", class: "secondary work",
+      "data-action": action, text: t(action), disabled: off, title }));
     return el("tr", {
       "data-alarm-id": a.id, "data-severity": a.severity, "data-status": a.status,
       "data-acknowledged": String(a.acknowledged), class: a.id === selectedId ? "selected" : null,
@@ -243,10 +283,17 @@
       el("small", { text: a.device_id })),
     el("td", { "data-field": "status", class: "state", "data-state": state,
       "data-status": a.status, "data-acknowledged": String(a.acknowledged) },
-    t(STATE_LABEL[state]), who ? el("small", { text: `${t("by")} ${who === "device" ? t("device_word") : who}` }) : null),
+    t(STATE_LABEL[state]), actor ? el("small", { text: `${t("by")} ${who(actor)}` }) : null),
     el("td", { "data-field": "age", class: "age", "data-since": a.raised_at, text: age(a.raised_at) }),
     el("td", { "data-field": "count", class: "num", text: a.count }),
-    el("td", { class: "actions" }, ack, clear));
+    el("td", { "data-field": "handling", class: "handling", "data-handling": handling,
+      "data-tier": a.escalation_tier || 0 },
+    t(`hd_${handling}`),
+    a.escalation_tier > 0 ? el("span", { class: "tier", title: t("tier_title"),
+      text: `T${a.escalation_tier}` }) : null,
+    a.assignee ? el("small", { text: a.assignee }) : null),
+    el("td", { class: "actions" }, el("div", {}, ack, clear),
+      el("div", { class: "work-row" }, ...work)));
   }
 
   function render() {
@@ -287,7 +334,7 @@
     $("#count-hubs").textContent = `${online}/${hubs.size}`;
   }
 
-  let detailHistory = { id: null, items: [] };
+  let detailHistory = { id: null, items: [], evidence: [] };
   function renderDetail() {
     const panel = $("#detail");
     const a = selectedId === null ? null : alarms.get(selectedId);
@@ -300,17 +347,27 @@
       ["f_building", a.building], ["f_unit", a.unit], ["f_room", a.room],
       ["f_device", a.device_name], ["f_device_id", a.device_id], ["f_hub", a.hub_id],
       ["f_raised", when(a.raised_at)], ["f_last", when(a.last_event_at)], ["f_count", a.count],
-      ["f_acked", a.acked_at ? `${when(a.acked_at)} · ${a.acked_by}` : ""],
-      ["f_cleared", a.cleared_at ? `${when(a.cleared_at)} · ${a.cleared_by}` : ""],
+      ["f_acked", a.acked_at ? `${when(a.acked_at)} · ${who(a.acked_by)}` : ""],
+      ["f_cleared", a.cleared_at ? `${when(a.cleared_at)} · ${who(a.cleared_by)}` : ""],
+      ["f_handling", t(`hd_${handlingOf(a)}`)], ["f_assignee", a.assignee],
+      ["f_tier", a.escalation_tier > 0 ? String(a.escalation_tier) : ""],
+      ["f_resolution", a.resolution],
     ].filter(([, v]) => v !== "" && v !== null && v !== undefined);
     $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) =>
       [el("dt", { text: t(k) }), el("dd", { text: v })]));
     $("#detail-ack").disabled = a.acknowledged;
     $("#detail-clear").disabled = a.status !== "active" || !a.acknowledged;
-    const items = detailHistory.id === a.id ? detailHistory.items : [];
-    $("#detail-history").replaceChildren(...items.map((h) => el("li", {},
-      `${t(`h_${h.action}`)} · ${h.by === "device" ? t("device_word") : h.by} `,
-      el("small", { text: when(h.at) }), h.note ? el("div", { text: h.note }) : null)));
+    const handling = handlingOf(a);
+    $("#detail-assign").disabled = handling === "resolved";
+    $("#detail-start").disabled = handling === "in_progress" || handling === "resolved";
+    $("#detail-resolve").disabled = handling !== "in_progress";
+    const current = detailHistory.id === a.id ? detailHistory : { items: [], evidence: [] };
+    $("#detail-history").replaceChildren(...current.items.map((h) => el("li", {},
+      `${t(`h_${h.action}`)} · ${who(h.by)} `,
+      el("small", { text: when(h.at) }),
+      h.note ? el("div", { text: h.action === "assigned" ? `→ ${h.note}` : h.note }) : null)));
+    $("#detail-evidence").replaceChildren(...current.evidence.map((e) => el("li", {},
+      el("b", { text: e.kind }), e.uri, ` · sha256 ${e.sha256.slice(0, 12)}…`)));
   }
 
   async function loadHistory(id) {
@@ -319,7 +376,7 @@
       if (res.status === 401) { location.href = "/login"; return; }
       if (!res.ok) return;
       const body = await res.json();
-      detailHistory = { id, items: body.history || [] };
+      detailHistory = { id, items: body.history || [], evidence: body.evidence || [] };
       renderDetail();
     } catch (_) { /* shown again on the next update */ }
   }
@@ -345,9 +402,10 @@
     return $("#operator").value.trim() || "manager";
   }
 
-  async function act(id, action, note) {
+  async function act(id, action, note, assignee) {
     const body = { by: operator() };
     if (note) body.note = note;
+    if (action === "assign") body.to = assignee || operator();
     try {
       const res = await fetch(`/api/alarms/${id}/${action}`, {
         method: "POST", credentials: "same-origin",
@@ -359,10 +417,24 @@
       upsertAlarm(data.alarm, false);
       render();
       if (selectedId === id) loadHistory(id);
-      toast(t(action === "ack" ? "done_ack" : "done_clear"), false);
+      toast(t(`done_${action}`), false);
     } catch (err) {
       toast(`${t("failed")}: ${err}`, true);
     }
+  }
+
+  /** A row's button. Resolving needs a note, so it opens the details to write one first. */
+  function rowAction(id, action) {
+    if (action !== "resolve") { act(id, action, ""); return; }
+    const note = selectedId === id ? $("#detail-note").value.trim() : "";
+    if (!note) {
+      if (selectedId !== id) { selectedId = id; render(); loadHistory(id); }
+      $("#detail-note").focus();
+      toast(t("need_note"), true);
+      return;
+    }
+    $("#detail-note").value = "";
+    act(id, "resolve", note);
   }
 
   // ---- live connection -------------------------------------------------------------------
@@ -431,12 +503,23 @@
       if (!tr) return;
       const id = Number(tr.dataset.alarmId);
       const button = ev.target.closest("button[data-action]");
-      if (button) { act(id, button.dataset.action, ""); return; }
+      if (button) { rowAction(id, button.dataset.action); return; }
       selectedId = id;
       render();
       loadHistory(id);
     });
     $("#detail-close").addEventListener("click", () => { selectedId = null; render(); });
+    $("#detail-assign").addEventListener("click", () => {
+      if (selectedId === null) return;
+      act(selectedId, "assign", "", $("#detail-assignee").value.trim());
+      $("#detail-assignee").value = "";
+    });
+    $("#detail-start").addEventListener("click", () => {
+      if (selectedId !== null) act(selectedId, "start", "");
+    });
+    $("#detail-resolve").addEventListener("click", () => {
+      if (selectedId !== null) rowAction(selectedId, "resolve");
+    });
     for (const [id, action] of [["#detail-ack", "ack"], ["#detail-clear", "clear"]]) {
       $(id).addEventListener("click", () => {
         if (selectedId === null) return;
