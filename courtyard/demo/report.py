@@ -10,6 +10,8 @@ community carry unchanged.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from courtyard.demo.stats import summary
@@ -38,6 +40,8 @@ _REPORTED_ALARM_FIELDS = (
     "acked_by",
     "cleared_at",
     "cleared_by",
+    "handling",
+    "escalation_tier",
 )
 
 
@@ -97,3 +101,13 @@ def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) ->
         },
         "alarms": [{k: a.get(k) for k in _REPORTED_ALARM_FIELDS} for a in alarms],
     }
+
+
+def write_cap(report: Path, messages: Iterable[tuple[str, bytes]]) -> Path:
+    """Every CAP message the community published, one XML file each, beside the report
+    (``r.json`` → ``r.cap/``), for city platforms and for checking against the CAP schema."""
+    cap_dir = report.with_suffix(".cap")
+    cap_dir.mkdir(parents=True, exist_ok=True)
+    for name, xml in messages:
+        (cap_dir / Path(name).name).write_bytes(xml)
+    return cap_dir

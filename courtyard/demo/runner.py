@@ -22,9 +22,10 @@ from community import CommunityConfig, CommunityServer
 from courtyard.broker import Broker
 from courtyard.demo import staff
 from courtyard.demo.accounts import BrokerAccounts
+from courtyard.demo.escalation import write_rules
 from courtyard.demo.layout import HOME_DEVICES, Home, homes
 from courtyard.demo.monitor import AlarmMonitor
-from courtyard.demo.report import build_report
+from courtyard.demo.report import build_report, write_cap
 from courtyard.demo.timeline import STAFF, TIMELINE, StaffStep, Step
 from devices.catalog import KINDS
 from devices.messages import Event
@@ -56,6 +57,8 @@ class Timing:
     device_heartbeat_s: float
     telemetry_s: float
     hub_heartbeat_s: float
+    #: Escalation delays are multiplied by this (a 30 s tier becomes 1.5 s in a 30 s demo).
+    escalation_scale: float
 
     @classmethod
     def for_duration(cls, duration: float) -> Timing:
@@ -66,6 +69,7 @@ class Timing:
             device_heartbeat_s=offline_after / 4,
             telemetry_s=max(1.0, duration / 8),
             hub_heartbeat_s=max(1.0, duration / 10),
+            escalation_scale=duration / 600,
         )
 
     def describe(self) -> str:
@@ -116,6 +120,8 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
             mqtt_password=community_password,
             http_port=options.port,
             hub_offline_after_s=timing.hub_heartbeat_s * 3,
+            escalation_file=write_rules(data_dir / "escalation.json", timing.escalation_scale),
+            cap_utc_offset_min=480,
         )
     )
     community = Community(broker=broker, server=server, homes=homes(options.homes))
@@ -257,6 +263,8 @@ async def run_demo(options: DemoOptions) -> int:
                 f"p99={report['latency_ms']['p99']} ms"
             )
             outcome = 1 if report["lost"] or report["duplicates"] else 0
+            cap_dir = write_cap(options.report, community.server.cap_messages())
+            _say(f"CAP 1.2 messages: {cap_dir}/ ({len(list(cap_dir.iterdir()))} files)")
         if not options.headless:
             _say("The timeline has played. The dashboard stays up: press Ctrl-C to stop.")
             await asyncio.Event().wait()

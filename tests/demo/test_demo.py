@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.community_desk.support import cap_schema
+
 ALARM_KINDS = {
     "smoke_alarm",
     "gas_alarm",
@@ -72,6 +74,14 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
     assert still_active == {"device_offline"}
     cooking = [a for a in alarms if a["home_id"] == "1-401" and a["kind"] == "smoke_alarm"]
     assert cooking and cooking[0]["cleared_by"] == "device"
+    # Nobody acknowledged the first alarms for a while: their chains climbed past tier 0.
+    assert max(a["escalation_tier"] for a in alarms) >= 1
+    # Every CAP message the community published lies beside the report, valid CAP 1.2.
+    cap_files = sorted((tmp_path / "r.cap").glob("*.xml"))
+    assert len(cap_files) >= len(alarms)
+    schema = cap_schema()
+    for cap_file in cap_files:
+        schema.validate(str(cap_file))
 
 
 def test_bad_arguments_get_a_clear_error(tmp_path: Path) -> None:
