@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from courtyard import adapter_cli, privacy_cli
+from courtyard import adapter_cli, hub_cli, privacy_cli
 
 
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     adapter_cli.add_parser(sub)
     privacy_cli.add_parser(sub)
+    hub_cli.add_parser(sub)
     broker = sub.add_parser("broker", help="run the embedded MQTT broker (development only)")
     broker.add_argument("--port", type=int, default=1883)
     broker.add_argument(
@@ -78,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "adapter":
             return adapter_cli.run(args)
+        if args.command in hub_cli.COMMANDS:
+            return hub_cli.run(args)
         if args.command in privacy_cli.COMMANDS:
             return privacy_cli.run(args)
         if args.command == "demo":

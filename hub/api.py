@@ -2,20 +2,20 @@
 
 ``GET /api/health`` is open (a liveness probe reveals nothing about the home).
 Everything else needs the hub's admin token — random, created at first start in
-``data_dir/admin.token`` (mode 0600), sent as ``Authorization: Bearer``. There is no default
+``data_dir/admin.token`` (mode 0600), sent as ``Authorization: Bearer`` (or the resident UI's
+login cookie, see ``hub.web.auth``). There is no default
 password to forget to change.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
 
-from hub.link import bearer_token
 from hub.registry import DeviceRecord
+from hub.web.auth import is_admin
 
 
 class HubView(Protocol):
@@ -38,8 +38,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def add_api_routes(app: web.Application, hub: HubView, admin_token: Callable[[], str]) -> None:
     def require_admin(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            presented = bearer_token(request.headers.get("Authorization", "")) or ""
-            if not hmac.compare_digest(presented.encode(), admin_token().encode()):
+            if not is_admin(request, admin_token()):
                 raise web.HTTPUnauthorized(
                     text="admin token required", headers={"WWW-Authenticate": "Bearer"}
                 )

@@ -7,6 +7,7 @@ at start with a message naming the field, never discovered later as a crash.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from devices.catalog import DeviceKind
 from devices.messages import DEVICE_ID_RE
+from hub.bridge_config import HomeMqttConfig
 
 
 class ConfigError(ValueError):
@@ -39,6 +41,13 @@ class HubConfig:
     #: An outbox row the community has not acknowledged is published again after this.
     ack_timeout_s: float = 5.0
     outbox_limit: int = 10_000
+    #: Advertise the hub and browse for unpaired devices over mDNS on ``http_host``'s network.
+    discovery: bool = False
+    #: How long the hub accepts pairing attempts for a newly advertised device (at most 600).
+    pairing_window_s: float = 600.0
+    #: The resident's own MQTT broker (Zigbee2MQTT, Shelly, Tasmota) to bridge; see
+    #: :class:`hub.bridge_config.HomeMqttConfig`. None: no bridge.
+    home_mqtt: HomeMqttConfig | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -55,8 +64,27 @@ class HubConfig:
         for name in ("supervision_scale", "heartbeat_s", "ack_timeout_s"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"{name} must be greater than zero")
+        if not isinstance(self.discovery, bool):
+            raise ConfigError("discovery must be true or false")
+        if self.discovery and not _ipv4_or_any(self.http_host):
+            raise ConfigError("discovery needs http_host to be an IPv4 address or 0.0.0.0")
+        if not 0 < float(self.pairing_window_s) <= 600:
+            raise ConfigError("pairing_window_s must be more than 0 and at most 600")
         if self.outbox_limit < 1:
             raise ConfigError("outbox_limit must be at least 1")
+        if self.home_mqtt is not None:
+            try:
+                self.home_mqtt = HomeMqttConfig.from_json(self.home_mqtt)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"home_mqtt: {exc}") from None
+
+
+def _ipv4_or_any(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,20 @@ class Intake:
         if committed.outbox_seqs:
             self._wake_uplink()
 
+    def accept(
+        self, device: StoredDevice, message: DeviceReport, context: Context | None = None
+    ) -> Verdict:
+        """The whole path for a report that nobody acknowledges: one the hub decoded itself
+        from a bridged (vendor) device. Only a FRESH report changes anything: heard, commit,
+        announce, exactly as for a native device. Storage errors and OutboxFullError propagate
+        (nothing was committed)."""
+        verdict = self.verdict(message)
+        if verdict is Verdict.FRESH:
+            context = context or Context()
+            self.heard(device, context)
+            self.announce(self.commit(device, message, context))
+        return verdict
+
     # --- liveness ------------------------------------------------------------------------
 
     def heard(self, device: StoredDevice, context: Context, *, persist: bool = False) -> None:

@@ -106,6 +106,27 @@ class DeviceRegistry:
         self._remember(device)
         return token
 
+    def relabel(self, device_id: str, name: str, room: str) -> StoredDevice:
+        """Rename a device or move it to another room; its token stays valid."""
+        device = self._devices[device_id]
+        for label, value in (("name", name), ("room", room)):
+            if not value or len(value) > MAX_LABEL_LENGTH or not _is_utf8(value):
+                raise ValueError(f"{label} must be 1..{MAX_LABEL_LENGTH} characters of text")
+        renamed = StoredDevice(device_id, device.kind, name, room, device.token_hash)
+        self._store.upsert_device(renamed, now_ms())
+        self._remember(renamed)
+        return renamed
+
+    def remove(self, device_id: str) -> StoredDevice | None:
+        """Forget a device: its token stops working at once (the caller closes its link)."""
+        device = self._devices.get(device_id)
+        if device is None:
+            return None
+        self._store.delete_device(device_id)
+        del self._devices[device_id]
+        self._by_hash.pop(device.token_hash, None)
+        return device
+
     def authenticate(self, token: str) -> StoredDevice | None:
         device_id = self._by_hash.get(token_hash(token))
         return self._devices.get(device_id) if device_id else None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import socket
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -21,18 +23,26 @@ from devices.catalog import COMMANDS, CommandName, DeviceKind, Priority
 from devices.messages import Ack, check_field
 from devices.uplink import RecordKind, UplinkRecord
 from hub.api import add_api_routes
+from hub.bridge import HomeBridge
 from hub.config import HubConfig
 from hub.core import Context, DeviceState, EventBus, StateMachine, now_ms
+from hub.device_keys import DeviceKeys
+from hub.discovery import DiscoveredDevice, Discovery
 from hub.events import CommandResult
 from hub.intake import Intake
 from hub.keys import load_or_create_admin_token, load_or_create_hub_key, token_hash
 from hub.link import WS_PATH, LinkClose, LinkServer
 from hub.outbox import Outbox
+from hub.pairing import Pairer, PairingError, PairRequest, Refusal, WindowView
+from hub.pairing_session import Issued
 from hub.registry import DeviceRecord, DeviceRegistry
+from hub.removal import PendingRemoval, Removals
+from hub.resident_events import DeviceChanged, DeviceRemoved, DiscoveryChanged
 from hub.rules import RULES, RuleEngine
 from hub.store import Store
 from hub.supervision import Supervisor
 from hub.uplink import Uplink
+from hub.web import PathOnlyAccessLogger, add_resident_routes
 
 _LOG = logging.getLogger(__name__)
 
@@ -84,6 +94,36 @@ class Hub:
             intake=self._intake,
             scale=config.supervision_scale,
         )
+        self._bridge = (
+            HomeBridge(
+                hub_id=config.hub_id,
+                config=config.home_mqtt,
+                store=self._store,
+                registry=self._registry,
+                states=self._states,
+                intake=self._intake,
+                bus=self.bus,
+            )
+            if config.home_mqtt is not None
+            else None
+        )
+        self._device_keys = DeviceKeys(self._store)
+        self._discovery = (
+            Discovery(
+                hub_id=config.hub_id, host=config.http_host, on_change=self._discovery_changed
+            )
+            if config.discovery
+            else None
+        )
+        self._pairer = Pairer(
+            hub_id=config.hub_id,
+            hub_key=self._key,
+            candidates=self._pairing_candidates,
+            admit=self._admit,
+            check_free=self._check_free,
+            window_s=config.pairing_window_s,
+        )
+        self._removals = Removals(self._remove_now)
         self._rules: RuleEngine | None = None
         self._runner: web.AppRunner | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -111,6 +151,10 @@ class Hub:
     @property
     def uplink_connected(self) -> bool:
         return self._uplink.connected
+
+    @property
+    def home_bridge(self) -> HomeBridge | None:
+        return self._bridge
 
     @property
     def admin_token_path(self) -> str:
@@ -153,6 +197,127 @@ class Hub:
             self._spawn(self._links.drop(device_id, LinkClose.TOKEN_ROTATED, "token rotated"))
         return issued
 
+    # --- pairing and removal (the resident's side) ---------------------------------------
+
+    def device(self, device_id: str) -> DeviceRecord | None:
+        return next((d for d in self.devices() if d.device_id == device_id), None)
+
+    def device_fingerprint(self, device_id: str) -> str | None:
+        key = self._device_keys.get(device_id)
+        return key.fingerprint if key else None
+
+    def recent_events(self, device_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        return [
+            {
+                "event": row["event"],
+                "active": bool(row["active"]),
+                "priority": row["priority"],
+                "ts": row["ts"],
+                "origin": row["origin"],
+                "data": json.loads(row["data"]),
+            }
+            for row in self._store.recent_events(device_id, limit)
+        ]
+
+    def discovered(self) -> list[DiscoveredDevice]:
+        """Unpaired devices advertising on the LAN (empty without ``discovery``)."""
+        return self._discovery.devices() if self._discovery else []
+
+    def pairing_window(self, device: DiscoveredDevice) -> WindowView:
+        return self._pairer.window(device)
+
+    async def pair_device(self, request: PairRequest) -> DeviceRecord:
+        """Pair a discovered device with its setup code; raises PairingError with a reason."""
+        device = await self._pairer.pair(request)
+        self.bus.fire(DeviceChanged(device.device_id))
+        record = self.device(device.device_id)
+        assert record is not None
+        return record
+
+    def relabel_device(self, device_id: str, name: str, room: str) -> DeviceRecord:
+        self._registry.relabel(device_id, name, room)
+        self.bus.fire(DeviceChanged(device_id))
+        record = self.device(device_id)
+        assert record is not None
+        return record
+
+    async def remove_device(self, device_id: str, grace_s: float = 0) -> PendingRemoval | None:
+        """Unpair a device, now or after ``grace_s`` (undo-able until then)."""
+        if self._registry.get(device_id) is None:
+            raise ValueError(f"unknown device {device_id!r}")
+        pending = await self._removals.schedule(device_id, grace_s)
+        if pending is not None:
+            self.bus.fire(DeviceChanged(device_id))
+        return pending
+
+    def undo_remove(self, device_id: str) -> bool:
+        undone = self._removals.undo(device_id)
+        if undone:
+            self.bus.fire(DeviceChanged(device_id))
+        return undone
+
+    def pending_removal(self, device_id: str) -> PendingRemoval | None:
+        return self._removals.pending(device_id)
+
+    async def _remove_now(self, device_id: str) -> None:
+        """Revoke: the token stops working, the open link closes, the key is forgotten."""
+        if self._registry.get(device_id) is None:
+            return
+        with self._store.transaction():
+            self._device_keys.delete(device_id)
+            self._registry.remove(device_id)
+        self._states.set(DeviceState(device_id))
+        await self._links.drop(device_id, LinkClose.TOKEN_ROTATED, "device removed")
+        _LOG.info("device %s removed; its credential is revoked", device_id)
+        self.bus.fire(DeviceRemoved(device_id))
+
+    def _discovery_changed(self) -> None:
+        self.bus.fire(DiscoveryChanged())
+
+    def _pairing_candidates(self, device_id: str) -> list[DiscoveredDevice]:
+        return [d for d in self.discovered() if d.device_id == device_id]
+
+    def _check_free(self, device_id: str, fingerprint: str) -> None:
+        if self._registry.get(device_id) is None:
+            return
+        key = self._device_keys.get(device_id)
+        if key is None or key.fingerprint != fingerprint:
+            raise PairingError(
+                Refusal.ALREADY_PAIRED,
+                f"{device_id} is already one of your devices (another key); remove it first",
+            )
+
+    def _admit(self, device: DiscoveredDevice, request: PairRequest, public_key: bytes) -> Issued:
+        """The session proved the code and the key: register the device, issue its token."""
+        known = self._device_keys.get(device.device_id)
+        if self._registry.get(device.device_id) is not None and (
+            known is None or known.public_key != public_key
+        ):
+            raise PairingError(
+                Refusal.ALREADY_PAIRED, f"{device.device_id} is paired with another key"
+            )
+        try:
+            with self._store.transaction():
+                token = self.provision_device(
+                    device.device_id, device.kind, request.name, request.room
+                )
+                self._device_keys.put(device.device_id, public_key)
+        except ValueError as exc:
+            raise PairingError(Refusal.BAD_REQUEST, str(exc)) from None
+        return Issued(token=token, hub_url=self._link_url(device.host))
+
+    def _link_url(self, device_host: str) -> str:
+        """The native-link URL as the device can reach it."""
+        host = self.config.http_host
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
+            # The address this machine would use towards the device (no packet is sent).
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((device_host, 9))
+                host = str(probe.getsockname()[0])
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.http_port}{WS_PATH}"
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
             task = asyncio.get_running_loop().create_task(coro)
@@ -190,16 +355,19 @@ class Hub:
             raise ValueError(f"{command} takes exactly the args {sorted(wanted)}")
         for name, value in args.items():
             check_field(wanted[name], value)
-        ack = await self._links.send_command(
-            device_id, spec.name, args, self.config.ack_timeout_s if wait_s is None else wait_s
-        )
+        wait = self.config.ack_timeout_s if wait_s is None else wait_s
+        if self._bridge is not None and self._bridge.is_bridged(device_id):
+            ack = await self._bridge.send_command(device_id, spec.name, args, wait)
+        else:
+            ack = await self._links.send_command(device_id, spec.name, args, wait)
         self.bus.fire(CommandResult(device_id, spec.name, ack), context or Context())
         return ack
 
     # what the rules need (hub.rules.Commander)
     def connected_devices(self) -> Sequence[tuple[str, DeviceKind]]:
         found = (self._registry.get(d) for d in self._links.connected())
-        return [(d.device_id, d.kind) for d in found if d is not None]
+        bridged = self._bridge.reachable() if self._bridge is not None else []
+        return [(d.device_id, d.kind) for d in found if d is not None] + bridged
 
     async def command(
         self, device_id: str, command: CommandName, args: dict[str, Any], context: Context
@@ -213,13 +381,23 @@ class Hub:
         app = web.Application()
         app.router.add_get(WS_PATH, self._links.handle)
         add_api_routes(app, self, self._admin)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+        add_resident_routes(app, self, self.bus, self._admin)
+        self._runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+            access_log_class=PathOnlyAccessLogger,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
         await site.start()
+        if self._discovery is not None:
+            await self._discovery.start(self.http_port)
         self._rules = RuleEngine(RULES, self, self.bus)
         await self._uplink.start()
         self._supervisor.start()
+        if self._bridge is not None:
+            await self._bridge.start()
         self._heartbeat = asyncio.get_running_loop().create_task(
             self._heartbeats(), name="hub-heartbeat"
         )
@@ -233,7 +411,12 @@ class Hub:
         if self._stopped:
             return
         self._stopped = True
+        await self._removals.flush()
+        if self._discovery is not None:
+            await self._discovery.stop()
         await self._links.close_all()
+        if self._bridge is not None:
+            await self._bridge.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._rules is not None:

@@ -186,6 +186,12 @@ class Store:
                 "INSERT OR IGNORE INTO states (device_id) VALUES (?)", [device.device_id]
             )
 
+    def delete_device(self, device_id: str) -> None:
+        """Forget a device and its current state; the event log keeps its history."""
+        with self.transaction():
+            self.db.execute("DELETE FROM states WHERE device_id = ?", [device_id])
+            self.db.execute("DELETE FROM devices WHERE device_id = ?", [device_id])
+
     def load_devices(self) -> list[StoredDevice]:
         return [
             StoredDevice(
@@ -252,6 +258,14 @@ class Store:
             [device_id, seq, event, int(active)],
         ).fetchone()
         return found is not None
+
+    def recent_events(self, device_id: str, limit: int) -> list[dict[str, Any]]:
+        """The device's last ``limit`` event-log rows, newest first."""
+        return list(
+            self.db["event_log"].rows_where(
+                "device_id = ?", [device_id], order_by="id DESC", limit=limit
+            )
+        )
 
     def events(self, device_id: str | None = None) -> Iterator[dict[str, Any]]:
         where = "device_id = ?" if device_id else None

@@ -1,0 +1,3 @@
+from tests.pairing.support import make_hub, make_stub
+
+__all__ = ["make_hub", "make_stub"]
