@@ -25,6 +25,7 @@ from courtyard.demo.accounts import BrokerAccounts
 from courtyard.demo.escalation import write_rules
 from courtyard.demo.layout import HOME_DEVICES, Home, homes
 from courtyard.demo.monitor import AlarmMonitor
+from courtyard.demo.newdevice import NewDevice
 from courtyard.demo.report import build_report, write_cap
 from courtyard.demo.timeline import STAFF, TIMELINE, StaffStep, Step
 from devices.catalog import KINDS
@@ -93,6 +94,7 @@ class Community:
     homes: list[Home] = field(default_factory=list)
     #: Events the hubs raised themselves (supervision's device_offline), as the report's origin.
     hub_raised: list[Event] = field(default_factory=list)
+    new_devices: list[NewDevice] = field(default_factory=list)
 
     def record_hub_event(self, fired: BusEvent[DeviceEventFired]) -> None:
         if fired.data.origin is Origin.HUB:
@@ -146,6 +148,8 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
                 supervision_scale=timing.supervision_scale,
                 heartbeat_s=timing.hub_heartbeat_s,
                 ack_timeout_s=2.0,
+                # Residents pair new devices in the first home of an interactive demo.
+                discovery=not options.headless and home.index == 0,
             )
         )
         hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
@@ -178,6 +182,9 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
 
 
 async def _stop(community: Community) -> None:
+    for new in community.new_devices:
+        with contextlib.suppress(Exception):
+            await new.stop()
     for device in community.devices.values():
         with contextlib.suppress(Exception):
             await device.stop()
@@ -219,6 +226,26 @@ async def _drain(community: Community, within_s: float) -> None:
         if pending_devices == 0 and pending_hubs == 0:
             return
         await asyncio.sleep(0.2)
+
+
+async def _offer_pairing(community: Community, data_dir: Path, timing: Timing) -> None:
+    """Put a new, unpaired smoke alarm beside the first home and say how to pair it."""
+    home = community.homes[0]
+    hub = community.hubs[home.hub_id]
+    new = NewDevice(
+        f"{home.home_id}-new-smoke",
+        data_dir / "devices",
+        _say,
+        heartbeat_s=timing.device_heartbeat_s,
+        telemetry_s=timing.telemetry_s,
+    )
+    community.new_devices.append(new)
+    code = await new.start()
+    token = (await asyncio.to_thread(Path(hub.admin_token_path).read_text)).strip()
+    _say(
+        f"  Pair a new smoke alarm as the resident of {home.home_id} would: open "
+        f"http://127.0.0.1:{hub.http_port}/login?token={token} and enter setup code {code}"
+    )
 
 
 async def run_demo(options: DemoOptions) -> int:
@@ -266,6 +293,7 @@ async def run_demo(options: DemoOptions) -> int:
             cap_dir = write_cap(options.report, community.server.cap_messages())
             _say(f"CAP 1.2 messages: {cap_dir}/ ({len(list(cap_dir.iterdir()))} files)")
         if not options.headless:
+            await _offer_pairing(community, data_dir, timing)
             _say("The timeline has played. The dashboard stays up: press Ctrl-C to stop.")
             await asyncio.Event().wait()
     finally:

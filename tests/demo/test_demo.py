@@ -92,8 +92,11 @@ def test_bad_arguments_get_a_clear_error(tmp_path: Path) -> None:
     assert "--homes" in run.stderr and "Traceback" not in run.stderr
 
 
-@pytest.mark.timeout(120)
-def test_interactive_demo_serves_the_dashboard_until_interrupted(tmp_path: Path) -> None:
+@pytest.mark.timeout(150)
+def test_interactive_demo_serves_the_dashboard_and_lets_a_resident_pair(tmp_path: Path) -> None:
+    """The dashboard stays up after the timeline; a new smoke alarm is paired with its setup
+    code as a resident would (here through ``courtyard hub pair``), and its first alarm reaches
+    the community under the name and room the resident gave it."""
     proc = subprocess.Popen(
         _courtyard(
             "demo",
@@ -112,7 +115,7 @@ def test_interactive_demo_serves_the_dashboard_until_interrupted(tmp_path: Path)
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
-    login = None
+    login = pair = None
     deadline = time.monotonic() + 90
     lines = []
     while time.monotonic() < deadline:
@@ -122,23 +125,67 @@ def test_interactive_demo_serves_the_dashboard_until_interrupted(tmp_path: Path)
         lines.append(line)
         if match := re.search(r"dashboard: (http://\S+/login\?token=\S+)", line):
             login = match.group(1)
+        if match := re.search(
+            r"open (http://\S+)/login\?token=(\S+) and enter setup code (\d{8})", line
+        ):
+            pair = match.groups()
         if "press Ctrl-C" in line:
             break
     try:
-        assert login is not None, "".join(lines)
+        assert login is not None and pair is not None, "".join(lines)
         base = login.split("/login")[0]
         token = login.split("token=")[1]
         with urllib.request.urlopen(base + "/api/health", timeout=10) as resp:
             assert json.load(resp)["status"] == "ok"
-        request = urllib.request.Request(
-            base + "/api/alarms?limit=1000", headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            kinds = {a["kind"] for a in json.load(resp)["alarms"]}
+        kinds = {a["kind"] for a in _alarms(base, token)}
         assert "smoke_alarm" in kinds and "gas_alarm" in kinds
+
+        hub_url, hub_token, code = pair
+        paired = subprocess.run(
+            _courtyard(
+                "hub",
+                "pair",
+                "--hub",
+                hub_url,
+                "--token",
+                hub_token,
+                "--device",
+                "1-101-new-smoke",
+                "--code",
+                code,
+                "--name",
+                "Study smoke alarm",
+                "--room",
+                "study",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert paired.returncode == 0, paired.stdout + paired.stderr
+        found: list[dict[str, object]] = []
+        until = time.monotonic() + 40
+        while not found and time.monotonic() < until:
+            found = [
+                a
+                for a in _alarms(base, token)
+                if a["device_id"] == "1-101-new-smoke" and a["kind"] == "smoke_alarm"
+            ]
+            time.sleep(0.5)
+        assert found, "the new device's alarm never reached the community"
+        assert (found[0]["device_name"], found[0]["room"]) == ("Study smoke alarm", "study")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
     assert proc.returncode in (0, 130)
     assert proc.stderr is not None
     assert "Traceback" not in proc.stderr.read()
+
+
+def _alarms(base: str, token: str) -> list[dict[str, object]]:
+    request = urllib.request.Request(
+        base + "/api/alarms?limit=1000", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        alarms: list[dict[str, object]] = json.load(resp)["alarms"]
+    return alarms
