@@ -12,12 +12,16 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from devices.catalog import (
     COMMANDS,
     EVENTS,
     KINDS,
     MAX_MESSAGE_BYTES,
     SPEC_VERSION,
+    DeviceKind,
     EventSpec,
     FieldSpec,
     FieldType,
@@ -38,6 +42,43 @@ from devices.messages import (
     MAX_NUMBER,
     MessageType,
     encode,
+)
+from devices.pairing import (
+    CODE_DIGITS,
+    CONFIRMATION_BYTES,
+    DEVICE_ID_PREFIX,
+    DEVICE_SERVICE,
+    DEVICE_SIGNATURE_LABEL,
+    DEVICE_TXT,
+    FINGERPRINT_HEX,
+    FRAMES,
+    HUB_ID_PREFIX,
+    HUB_SERVICE,
+    HUB_SIGNATURE_LABEL,
+    HUB_TXT,
+    KEYS_INFO,
+    LABEL,
+    MAX_FAILURES,
+    MAX_FRAME_BYTES,
+    MAX_QR_CHARS,
+    MAX_TXT_BYTES,
+    MAX_WINDOW_S,
+    PAIR_PATH,
+    PAIRING_ERROR_MEANINGS,
+    PAKE_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    QR_PREFIX,
+    QR_VERSION,
+    STEP_TIMEOUT_S,
+    TRIVIAL_CODES,
+    FrameType,
+    Role,
+    SessionKeys,
+    device_instance,
+    fingerprint,
+    qr_payload,
+    seal_box,
+    transcript_hash,
 )
 from devices.schema import (
     DEVICE_ID,
@@ -439,6 +480,10 @@ def _native_link() -> list[str]:
         " field) is refused with an `error` carrying its code and `ref` = the message's `seq`"
         ' if it could be read, else `""`. Nothing changes on the hub and the connection'
         " stays open; after 20 consecutive errors the hub may close it.",
+        "6. A valid message the hub cannot store (a storage failure, or an outbox already full"
+        " of alarms it has not yet delivered) gets no ack: the hub closes the connection, and"
+        " the device keeps the event and resends it after reconnecting, like any other"
+        " unacknowledged event.",
         "",
         "### Commands",
         "",
@@ -459,6 +504,226 @@ def _native_link() -> list[str]:
         " `heartbeat` at least every third of its interval.",
         "",
     ]
+
+
+# --- discovery and pairing ------------------------------------------------------------------
+
+_VECTOR_CODE: Final = "24681357"
+
+
+def _pairing_vector() -> list[list[str]]:
+    """A fixed key schedule run, so an implementation can check its bytes."""
+    spake_key = bytes(range(32))
+    p_a = b"A" + bytes(range(32, 64))
+    p_b = b"B" + bytes(range(64, 96))
+    transcript = transcript_hash("hub-1", "smoke-1", p_a, p_b)
+    keys = SessionKeys.derive(spake_key, transcript)
+    box = seal_box(keys.box_device, 1, FrameType.DONE, transcript, {"ok": True})
+    public = Ed25519PrivateKey.from_private_bytes(TEST_KEY_SEED).public_key()
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return [
+        ["hub_id, device_id", "`hub-1`, `smoke-1`"],
+        ["SPAKE2 key K", spake_key.hex()],
+        ["pA (33 bytes)", p_a.hex()],
+        ["pB (33 bytes)", p_b.hex()],
+        ["transcript", transcript.hex()],
+        ["confirm_hub", keys.confirm_hub.hex()],
+        ["confirm_device", keys.confirm_device.hex()],
+        ["box_hub", keys.box_hub.hex()],
+        ["box_device", keys.box_device.hex()],
+        ["cA", keys.hub_confirmation().hex()],
+        ["cB", keys.device_confirmation().hex()],
+        ['`done` box of `{"ok":true}`', f"`{box}`"],
+        ["Ed25519 public key (seed 00 01 … 1f)", raw.hex()],
+        ["its fingerprint", f"`{fingerprint(raw)}`"],
+        [
+            "QR payload",
+            f"`{qr_payload('smoke-1', DeviceKind.SMOKE_ALARM, fingerprint(raw), _VECTOR_CODE)}`",
+        ],
+    ]
+
+
+def _frame_rows() -> list[list[str]]:
+    rows: list[list[str]] = []
+    for n, spec in enumerate(FRAMES, 1):
+        arrow = "hub → device" if spec.sender is Role.HUB else "device → hub"
+        if spec.box_key is None:
+            fields = "; ".join(f"`{f.name}`: {f.meaning}" for f in spec.fields)
+        else:
+            inner = "; ".join(f"`{f.name}`: {f.meaning}" for f in spec.fields)
+            fields = (
+                f"`box`: sealed with `box_{spec.box_key}`, counter {spec.box_counter}, holding"
+                f" {{{inner}}}"
+            )
+        rows.append([str(n), _code(spec.type), arrow, fields])
+    return rows
+
+
+def _pairing() -> list[str]:
+    window_min = int(MAX_WINDOW_S // 60)
+    lines = [
+        "## Discovery and pairing",
+        "",
+        "A new device reaches its hub without anyone typing a token: it advertises itself on"
+        " the home LAN, the resident enters (or scans) the setup code printed on it, and the"
+        " hub and device run a password-authenticated key exchange over that code. The code"
+        " never crosses the network in any form, so someone who records the exchange learns"
+        " nothing to test guesses against offline; each guess costs a live session, and the"
+        f" device allows {MAX_FAILURES}.",
+        "",
+        "### mDNS / DNS-SD",
+        "",
+        f"An unpaired device in pairing mode registers the service `{DEVICE_SERVICE}` with"
+        f" instance name `{device_instance('<fingerprint>')}` (unique per key, so a copycat"
+        " claiming another device's id shows up as a second entry instead of replacing it),"
+        " an IPv4 address, and the port of its pairing endpoint. It stops advertising when"
+        " its pairing window closes.",
+        "",
+        f"TXT record (keys are case-insensitive; the whole record at most {MAX_TXT_BYTES} bytes;"
+        " every value 1..max printable UTF-8 characters; unknown keys are ignored):",
+        "",
+    ]
+    lines += _table(
+        ("key", "required", "max characters", "meaning"),
+        (
+            [_code(t.key), "yes" if t.required else "no", str(t.max_chars), t.meaning]
+            for t in DEVICE_TXT
+        ),
+    )
+    lines += [
+        "A hub refuses (logs once and ignores) a record with a required key missing, an"
+        " unknown kind, a device id that does not match the device id pattern, a fingerprint"
+        f" that is not 16 lowercase hex digits, a `pv` other than `{PROTOCOL_VERSION}`, a value"
+        " that is not UTF-8, or too many bytes. Nothing in the record is trusted: the"
+        " fingerprint is checked against the key the device proves it holds during pairing.",
+        "",
+        f"A hub registers `{HUB_SERVICE}` (instance `<hub_id>.{HUB_SERVICE}`, port = its HTTP"
+        " port) so phones and tools can find it:",
+        "",
+    ]
+    lines += _table(
+        ("key", "max characters", "meaning"),
+        ([_code(t.key), str(t.max_chars), t.meaning] for t in HUB_TXT),
+    )
+    lines += [
+        "### Label: fingerprint, setup code, QR payload",
+        "",
+        f"- **Fingerprint**: the first {FINGERPRINT_HEX} lowercase hex digits of SHA-256 over"
+        " the device's raw 32-byte Ed25519 public key.",
+        f"- **Setup code**: {CODE_DIGITS} ASCII digits, drawn from a cryptographically secure"
+        f" random source, unique per device. These codes are never issued and a hub refuses"
+        f" them: {', '.join(_code(c) for c in sorted(TRIVIAL_CODES))}. A resident may type"
+        " spaces or dashes between digits; the hub removes them.",
+        f"- **QR payload**: one line of printable ASCII, at most {MAX_QR_CHARS} characters:"
+        f" `{QR_PREFIX}<device_id>/<kind>/<fingerprint>/<setup code>`. `{QR_VERSION}` is the"
+        " payload version. `/` cannot occur in any field, so the fields split without"
+        " escaping. A hub pairing from a QR code requires the device's proven key to have"
+        " that fingerprint, which authenticates the device and not only the code.",
+        "",
+        "### Pairing window",
+        "",
+        f"- A device's pairing window lasts at most {window_min} minutes from when it opened"
+        " (pairing mode entered), then closes and advertising stops.",
+        "- It is single use: once a hub has paired the device it closes.",
+        f"- It closes for good after {MAX_FAILURES} wrong attempts. Every session that got a"
+        " `pake_b` answer without then proving the code counts, including one the peer"
+        " abandoned, since that answer is exactly what one guess needs.",
+        "- One session at a time: while a session runs, another gets `busy`.",
+        "- A closed window answers any new session with `window_closed`; only a new pairing"
+        " mode (a resident's action on the device) opens a new window.",
+        "- The hub keeps the same rules on its side for each advertisement it has seen"
+        " (opened when first seen), so a hub never spends more than the device allows.",
+        "",
+        "### Session",
+        "",
+        f"The hub opens a WebSocket to `ws://<device address>:<port>{PAIR_PATH}` from the"
+        " advertisement. Every frame is one JSON text frame of at most"
+        f' {MAX_FRAME_BYTES} bytes: an object with `"v": {PROTOCOL_VERSION}`, `"type"` and'
+        " the fields below. Binary values are standard base64 with padding. Either side"
+        f" waits at most {STEP_TIMEOUT_S:.0f} s for the next frame (`timeout`).",
+        "",
+        "Roles and identities: SPAKE2 over the Ed25519 group with the M and N points of the"
+        " python-spake2 0.9 library (`ParamsEd25519`); the hub is side A, the device side B."
+        " The password is the setup code as 8 ASCII bytes; the identities are"
+        f" idA = `{HUB_ID_PREFIX.decode()}<hub_id>`, idB = `{DEVICE_ID_PREFIX.decode()}"
+        f"<device_id>`. A SPAKE2 message is {PAKE_MESSAGE_BYTES} bytes: the side byte"
+        " (`A` = 0x41 or `B` = 0x42) then the 32-byte group element. The SPAKE2 key is"
+        " K = SHA-256(SHA-256(password) ‖ SHA-256(idA) ‖ SHA-256(idB) ‖ X ‖ Y ‖ Z), X and Y"
+        " the two elements without side byte, Z the shared element. Each session uses fresh"
+        " randomness, so a replayed frame yields a different key and fails confirmation.",
+        "",
+        "Transcript and key schedule:",
+        "",
+        f"- transcript = SHA-256(`{LABEL.decode()}` ‖ lp(hub_id) ‖ lp(device_id) ‖ lp(pA) ‖"
+        " lp(pB)), where lp(x) is x's length as 4 bytes big-endian followed by x, and pA, pB"
+        " are the full SPAKE2 messages including the side byte.",
+        f"- HKDF-SHA-256 with input K, salt = transcript, info = `{KEYS_INFO.decode()}`, 128"
+        " bytes, split into four 32-byte keys in this order: `confirm_hub`, `confirm_device`,"
+        " `box_hub`, `box_device`.",
+        "- cA = HMAC-SHA-256(`confirm_hub`, transcript); cB = HMAC-SHA-256(`confirm_device`,"
+        f" transcript); each {CONFIRMATION_BYTES} bytes, compared in constant time.",
+        "- A box is ChaCha20-Poly1305 with the sender's box key (`box_hub` or `box_device`),"
+        " nonce = the counter as 12 bytes big-endian, associated data = transcript ‖ the frame"
+        " type in ASCII, plaintext = compact JSON (no spaces); `box` is base64 of ciphertext"
+        " and tag.",
+        f"- The device signs `{DEVICE_SIGNATURE_LABEL.decode()}` ‖ transcript and the hub signs"
+        f" `{HUB_SIGNATURE_LABEL.decode()}` ‖ transcript with their long-term Ed25519 keys.",
+        "",
+        "Frames, in order:",
+        "",
+    ]
+    lines += _table(("#", "type", "direction", "fields"), _frame_rows())
+    lines += [
+        "Checks, in order, and what fails them:",
+        "",
+        "1. Device, on `pake_a`: window open (`window_closed`), no other session (`busy`),"
+        " `device_id` is its own (`wrong_device`), `hub_id` a valid id and `pA`"
+        f" {PAKE_MESSAGE_BYTES} bytes (`bad_message`). From here the session counts as a wrong"
+        " attempt unless the hub proves the code.",
+        "2. Hub, on `pake_b`: cB must match, else it sends `error` `wrong_code` and stops"
+        " before revealing anything derived from K.",
+        "3. Device, on `confirm`: cA must match, else `wrong_code`; if it matches, the attempt"
+        " is no longer counted.",
+        "4. Hub, on `device_key`: the box opens and the signature verifies (`bad_message`),"
+        " and the key's fingerprint equals the advertised one, or the QR code's when pairing"
+        " from a QR code (`fingerprint_mismatch`). If the hub already holds this device id"
+        " with another key it sends `already_paired`.",
+        "5. Device, on `credentials`: the box opens, `hub_id` equals `pake_a`'s, the hub's"
+        " signature verifies with `hub_public_key`, `hub_url` starts with `ws://` or"
+        " `wss://`, the token is 16..512 characters (`bad_message`). The device stores the"
+        " credentials durably before sending `done`.",
+        "6. Hub, on `done`: the box opens and holds `ok: true`; the device is then paired.",
+        "",
+        "`error` frame, from either side, ends the session: `code`, `message` (at most 200"
+        " characters, for people) and, from a device, `attempts_left`. Codes:",
+        "",
+    ]
+    lines += _table(("code", "meaning"), ([_code(c), m] for c, m in PAIRING_ERROR_MEANINGS.items()))
+    lines += [
+        "### Credentials and removal",
+        "",
+        "- `credentials` carries what the device needs for the"
+        " [native link](#native-link-protocol-device--hub): `hub_url` (the link's WebSocket"
+        " URL as the device can reach it), its own `token` (sent as the Bearer token), and the"
+        " hub's id and Ed25519 public key, which the device keeps to recognise its hub. The"
+        " hub stores only the token's SHA-256 hash and the device's public key.",
+        "- The device then connects to `hub_url` and sends `hello` as usual; a device"
+        " restarted later reconnects with the stored credentials, without pairing again.",
+        "- Pairing a device id the hub already holds with the same key re-pairs it: a new"
+        " token replaces the old one and the old link is closed.",
+        "- Removing a device (on the hub, optionally with a short grace period during which"
+        " the removal can be undone) revokes its token and forgets its key; an open link is"
+        " closed with WebSocket close code 4003 and later connections get HTTP 401. A device"
+        " that gets HTTP 401 SHOULD drop its credentials and wait for a resident to put it"
+        " into pairing mode again; it keeps its key and setup code.",
+        "",
+        "### Test vector",
+        "",
+        "The key schedule and label from fixed inputs (not a real SPAKE2 run; hex unless quoted):",
+        "",
+    ]
+    lines += _table(("what", "value"), _pairing_vector())
+    return lines
 
 
 def _errors() -> list[str]:
@@ -668,6 +933,7 @@ SECTIONS: Final[tuple[Callable[[], list[str]], ...]] = (
     _events,
     _commands,
     _native_link,
+    _pairing,
     _errors,
     _uplink,
     _envelope,

@@ -1,49 +1,21 @@
 """mDNS/DNS-SD advertisement of an unpaired device, so a hub on the LAN finds it.
 
-Service ``_courtyard-dev._tcp.local.``, instance ``cy-<fingerprint>`` (unique per key, so two
-devices never fight over a name, and a copycat advertising another's id shows up as a second
-entry instead of replacing the first). TXT: ``id``, ``kind``, ``model``, ``fw``, ``fp``
-(key fingerprint) and ``pv`` (pairing protocol version); the port is the pairing endpoint's.
+The service type, instance name and TXT record are defined in ``devices.pairing.mdns``; the
+port is the pairing endpoint's.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-from typing import Final
 
-import ifaddr
-from zeroconf import InterfaceChoice, IPVersion
+from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from devices.pairing import DEVICE_SERVICE, DeviceTxt, device_instance, device_txt
+from devices.pairing.announce import interfaces_for, lan_addresses
 from firmware_stubs.identity import DeviceIdentity
-from firmware_stubs.pairing_protocol import PROTOCOL_VERSION
 
 _LOG = logging.getLogger("firmware_stubs.advertise")
-
-DEVICE_SERVICE: Final = "_courtyard-dev._tcp.local."
-_WILDCARDS: Final = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
-
-
-def lan_addresses(host: str) -> list[bytes]:
-    """The IPv4 addresses to announce for ``host``: itself, or every non-loopback one."""
-    if host not in _WILDCARDS:
-        try:
-            return [socket.inet_aton(host)]
-        except OSError:
-            raise ValueError(f"advertising needs an IPv4 address, not {host[:60]!r}") from None
-    found = [
-        socket.inet_aton(ip.ip)
-        for adapter in ifaddr.get_adapters()
-        for ip in adapter.ips
-        if isinstance(ip.ip, str) and not ip.ip.startswith("127.")
-    ]
-    return found or [socket.inet_aton("127.0.0.1")]
-
-
-def interfaces_for(host: str) -> list[str] | InterfaceChoice:
-    """Advertise only where we listen: one address, or every interface for a wildcard."""
-    return InterfaceChoice.All if host in _WILDCARDS else [host]
 
 
 class DeviceAdvertiser:
@@ -59,20 +31,21 @@ class DeviceAdvertiser:
 
     @property
     def instance_name(self) -> str:
-        return f"cy-{self._fingerprint}.{DEVICE_SERVICE}"
+        return device_instance(self._fingerprint)
 
     async def start(self) -> None:
         if self._zc is not None:
             return
         identity = self._identity
-        properties = {
-            "id": identity.device_id,
-            "kind": str(identity.kind),
-            "model": identity.model,
-            "fw": identity.firmware,
-            "fp": self._fingerprint,
-            "pv": str(PROTOCOL_VERSION),
-        }
+        properties = device_txt(
+            DeviceTxt(
+                identity.device_id,
+                identity.kind,
+                identity.model,
+                identity.firmware,
+                self._fingerprint,
+            )
+        )
         self._zc = AsyncZeroconf(interfaces=interfaces_for(self._host), ip_version=IPVersion.V4Only)
         self._info = AsyncServiceInfo(
             DEVICE_SERVICE,

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from devices.pairing import fingerprint, is_valid_code, new_setup_code
 from firmware_stubs.memory import StateFileError
-from firmware_stubs.setup_code import fingerprint, is_valid_code, new_setup_code
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The device side of pairing: a pairing window, a tiny pairing endpoint, and the session.
 
 While unpaired, the device listens on ``GET /pair`` (a WebSocket) and advertises itself over
-mDNS; a hub connects and runs the protocol in ``firmware_stubs.pairing_protocol``. The
+mDNS; a hub connects and runs the protocol of ``devices.pairing`` (SPAKE2 side B). The
 window is the device's own guard, whatever any hub does:
 
 * it lasts at most 10 minutes from when it opened;
@@ -32,13 +32,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from spake2 import SPAKE2_B
 
 from devices.messages import DEVICE_ID_RE
-from firmware_stubs.advertise import DeviceAdvertiser
-from firmware_stubs.device_secrets import DeviceSecrets, HubCredentials
-from firmware_stubs.identity import DeviceIdentity
-from firmware_stubs.pairing_protocol import (
+from devices.pairing import (
     DEVICE_SIGNATURE_LABEL,
     HUB_SIGNATURE_LABEL,
+    MAX_FAILURES,
     MAX_FRAME_BYTES,
+    MAX_WINDOW_S,
+    PAIR_PATH,
+    STEP_TIMEOUT_S,
     PairingCode,
     PeerError,
     ProtocolError,
@@ -48,20 +49,18 @@ from firmware_stubs.pairing_protocol import (
     frame,
     open_box,
     parse_frame,
+    qr_payload,
     seal_box,
     spake_ids,
     transcript_hash,
     unb64,
 )
-from firmware_stubs.setup_code import qr_payload
+from firmware_stubs.advertise import DeviceAdvertiser
+from firmware_stubs.device_secrets import DeviceSecrets, HubCredentials
+from firmware_stubs.identity import DeviceIdentity
 
 _LOG = logging.getLogger("firmware_stubs.pairing")
 
-PAIR_PATH: Final = "/pair"
-MAX_WINDOW_S: Final = 600.0
-MAX_FAILURES: Final = 20
-#: Longest wait for the hub's next frame within a session.
-STEP_TIMEOUT_S: Final = 10.0
 _MAX_URL: Final = 512
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from devices.pairing import fingerprint
 from hub.core import now_ms
-from hub.pairing_wire import fingerprint
 from hub.store import Store
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS device_keys (

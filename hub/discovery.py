@@ -1,49 +1,34 @@
 """Finding devices and being found: mDNS/DNS-SD on the home LAN.
 
-The hub advertises ``_courtyard-hub._tcp.local.`` (TXT ``id``, ``version``, ``port``) so a
-resident's phone or a device can find it, and browses ``_courtyard-dev._tcp.local.`` for
-unpaired devices (TXT ``id``, ``kind``, ``model``, ``fw``, ``fp``, ``pv``).
+The hub advertises ``_courtyard-hub._tcp.local.`` so a resident's phone or a device can find
+it, and browses ``_courtyard-dev._tcp.local.`` for unpaired devices; both records are defined
+in ``devices.pairing.mdns``.
 
-Everything heard on the LAN is untrusted: a TXT record with a key missing, an unknown kind,
-a value that is not UTF-8 or simply too much data is logged once and ignored. Nothing
-learned here is believed without proof — a discovered fingerprint is only a hint until
-pairing checks it against the key the device proves it holds.
+Everything heard on the LAN is untrusted: a TXT record ``parse_device_txt`` refuses is logged
+once and ignored. Nothing learned here is believed without proof — a discovered fingerprint
+is only a hint until pairing checks it against the key the device proves it holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import ifaddr
-from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from devices.catalog import DeviceKind
-from devices.messages import DEVICE_ID_RE
-from hub.pairing_wire import PROTOCOL_VERSION, is_fingerprint
+from devices.pairing import DEVICE_SERVICE, HUB_SERVICE, TxtError, hub_txt, parse_device_txt
+from devices.pairing.announce import interfaces_for, lan_addresses
 
 _LOG = logging.getLogger(__name__)
 
-DEVICE_SERVICE: Final = "_courtyard-dev._tcp.local."
-HUB_SERVICE: Final = "_courtyard-hub._tcp.local."
-HUB_TXT_VERSION: Final = "1"
-#: A device's whole TXT record must fit in this (ours is about 120 bytes).
-MAX_TXT_BYTES: Final = 1024
-_REQUIRED: Final = ("id", "kind", "model", "fw", "fp")
-_LIMITS: Final = {"id": 64, "kind": 32, "model": 64, "fw": 32, "fp": 16, "pv": 4}
 _RESOLVE_TIMEOUT_MS: Final = 3000
-_WILDCARDS: Final = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
 _MAX_LOGGED: Final = 256
-
-
-class TxtError(ValueError):
-    """A device's TXT record is not one we accept; the message says why (no raw bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,82 +55,6 @@ class DiscoveredDevice:
             "fingerprint": self.fingerprint,
             "first_seen": self.first_seen,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceTxt:
-    device_id: str
-    kind: DeviceKind
-    model: str
-    firmware: str
-    fingerprint: str
-
-
-def _printable(value: str) -> bool:
-    return value.isprintable()
-
-
-def parse_device_txt(properties: Mapping[Any, Any]) -> DeviceTxt:
-    """Validate a ``_courtyard-dev`` TXT record as zeroconf hands it over (bytes -> bytes)."""
-    if not isinstance(properties, Mapping):
-        raise TxtError("TXT record is not a key/value list")
-    size = 0
-    fields: dict[str, str] = {}
-    for raw_key, raw_value in properties.items():
-        if not isinstance(raw_key, bytes) or not (
-            raw_value is None or isinstance(raw_value, bytes)
-        ):
-            raise TxtError("TXT keys and values must be bytes")
-        size += len(raw_key) + 1 + len(raw_value or b"")
-        if size > MAX_TXT_BYTES:
-            raise TxtError("TXT record is too large")
-        try:
-            key = raw_key.decode("utf-8").lower()
-        except UnicodeDecodeError:
-            raise TxtError("a TXT key is not UTF-8") from None
-        if key not in _LIMITS:
-            continue  # a newer firmware's extra field: ignored, not fatal
-        if raw_value is None:
-            raise TxtError(f"TXT {key} has no value")
-        try:
-            value = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TxtError(f"TXT {key} is not UTF-8") from None
-        if not 0 < len(value) <= _LIMITS[key] or not _printable(value):
-            raise TxtError(f"TXT {key} must be 1..{_LIMITS[key]} printable characters")
-        fields[key] = value
-    missing = [k for k in _REQUIRED if k not in fields]
-    if missing:
-        raise TxtError(f"TXT record lacks {', '.join(missing)}")
-    if fields.get("pv", str(PROTOCOL_VERSION)) != str(PROTOCOL_VERSION):
-        raise TxtError("unsupported pairing protocol version")
-    if not DEVICE_ID_RE.fullmatch(fields["id"]):
-        raise TxtError("TXT id is not a valid device id")
-    try:
-        kind = DeviceKind(fields["kind"])
-    except ValueError:
-        raise TxtError("TXT kind is not a known device kind") from None
-    if not is_fingerprint(fields["fp"]):
-        raise TxtError("TXT fp must be 16 lowercase hex digits")
-    return DeviceTxt(fields["id"], kind, fields["model"], fields["fw"], fields["fp"])
-
-
-def lan_addresses(host: str) -> list[bytes]:
-    """The IPv4 addresses to announce for ``host``: itself, or every non-loopback one."""
-    if host not in _WILDCARDS:
-        return [socket.inet_aton(host)]
-    found = [
-        socket.inet_aton(ip.ip)
-        for adapter in ifaddr.get_adapters()
-        for ip in adapter.ips
-        if isinstance(ip.ip, str) and not ip.ip.startswith("127.")
-    ]
-    return found or [socket.inet_aton("127.0.0.1")]
-
-
-def interfaces_for(host: str) -> list[str] | InterfaceChoice:
-    """Speak mDNS where the hub listens: that one address, or every interface."""
-    return InterfaceChoice.All if host in _WILDCARDS else [host]
 
 
 class Discovery:
@@ -209,7 +118,7 @@ class Discovery:
             f"{self._hub_id[:60]}.{HUB_SERVICE}",
             addresses=lan_addresses(self._host),
             port=api_port,
-            properties={"id": self._hub_id, "version": HUB_TXT_VERSION, "port": str(api_port)},
+            properties=hub_txt(self._hub_id, api_port),
             server=f"courtyard-{abs(hash(self._hub_id)) % 10**8}.local.",
         )
         try:

@@ -25,11 +25,11 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devices.messages import DEVICE_ID_RE
-from hub.core import now_ms
-from hub.discovery import DiscoveredDevice
-from hub.pairing_session import Admit, Issued, SessionResult, WrongCodeError, run_hub_session
-from hub.pairing_wire import (
+from devices.pairing import (
+    MAX_FAILURES,
     MAX_FRAME_BYTES,
+    MAX_WINDOW_S,
+    PAIR_PATH,
     PairingCode,
     PeerError,
     ProtocolError,
@@ -37,12 +37,12 @@ from hub.pairing_wire import (
     is_valid_code,
     parse_qr,
 )
+from hub.core import now_ms
+from hub.discovery import DiscoveredDevice
+from hub.pairing_session import Admit, Issued, SessionResult, WrongCodeError, run_hub_session
 
 _LOG = logging.getLogger(__name__)
 
-MAX_WINDOW_S: Final = 600.0
-MAX_FAILURES: Final = 20
-PAIR_PATH: Final = "/pair"
 MAX_LABEL: Final = 64
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from spake2 import SPAKE2_A
 
-from hub.pairing_wire import (
+from devices.pairing import (
     DEVICE_SIGNATURE_LABEL,
     HUB_SIGNATURE_LABEL,
     PairingCode,

@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 
 from devices.catalog import DeviceKind
+from devices.pairing import PairingCode, ProtocolError
 from firmware_stubs.device_secrets import DeviceSecrets
 from firmware_stubs.identity import DeviceIdentity
 from firmware_stubs.pairing import PairingServer, PairingWindow
 from hub import Hub, HubConfig
-from hub.pairing_wire import PairingCode, ProtocolError
 from tests.support.mosquitto import free_port
 
 WAIT_S = 15.0

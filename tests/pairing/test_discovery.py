@@ -15,7 +15,7 @@ from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from devices.catalog import DeviceKind
-from hub.discovery import DEVICE_SERVICE, HUB_SERVICE, TxtError, parse_device_txt
+from devices.pairing import DEVICE_SERVICE, HUB_SERVICE, TxtError, parse_device_txt
 from tests.pairing.support import MakeHub, MakeStub, discovered, eventually, unique
 
 GOOD_TXT: dict[bytes, bytes | None] = {

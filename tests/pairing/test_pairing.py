@@ -16,14 +16,24 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from spake2 import SPAKE2_A  # type: ignore[import-untyped]
 
 from devices.catalog import CommandName, DeviceKind, EventType
+from devices.pairing import (
+    TRIVIAL_CODES,
+    PeerError,
+    ProtocolError,
+    b64,
+    frame,
+    is_valid_code,
+    new_setup_code,
+    parse_qr,
+    qr_payload,
+    spake_ids,
+)
 from firmware_stubs import SmokeAlarm, make_device
 from firmware_stubs.advertise import DeviceAdvertiser
 from firmware_stubs.pairing import PairingWindow
-from firmware_stubs.setup_code import TRIVIAL_CODES, is_valid_code, new_setup_code, qr_payload
 from hub import Hub
 from hub.pairing import PairingError, PairRequest, Refusal
 from hub.pairing_session import Issued, WrongCodeError, run_hub_session
-from hub.pairing_wire import PeerError, ProtocolError, b64, frame, parse_qr, spake_ids
 from tests.pairing.support import (
     MakeHub,
     MakeStub,

@@ -1,9 +1,8 @@
-"""The device's half of the pairing protocol (v1): SPAKE2 over the setup code, key
-confirmation, then long-term keys and credentials exchanged under the session key.
+"""The pairing protocol's wire form (v1): frames, key schedule, boxes, errors and window rules.
 
-The hub opens a WebSocket to the device's pairing endpoint and the two exchange six JSON
-text frames (``docs/interop-spec.md`` describes the wire form; ``hub.pairing_protocol`` is the
-other half and must derive the same keys)::
+Hub and device speak it from opposite ends, so it is defined once, here, and
+``docs/interop-spec.md`` renders its tables from these constants. Six JSON text frames over a
+WebSocket the hub opens to the device (``GET /pair``)::
 
     hub -> device  pake_a       {hub_id, device_id, pA}
     device -> hub  pake_b       {pB, cB, attempts_left}
@@ -12,12 +11,9 @@ other half and must derive the same keys)::
     hub -> device  credentials  {box: {hub_id, hub_public_key, hub_url, token, signature}}
     device -> hub  done         {box: {ok: true}}
 
-SPAKE2 (hub = side A, device = side B) uses the code as password and binds both ids
-(``courtyard-hub:<hub_id>``, ``courtyard-device:<device_id>``). Each session draws fresh
-randomness, so a recorded frame replayed into a new session yields a different key and
-fails confirmation. A wrong code is detected by the confirmation MACs, and an attacker
-learns one yes/no per session — which is why the device counts every session that reached
-``pake_b`` without a valid ``confirm`` as a wrong attempt.
+plus ``error`` {code, message, attempts_left?} from either side, which ends the session.
+SPAKE2 (hub = side A, device = side B) uses the setup code as password and binds both ids, so
+a recorded session replayed into a new one yields a different key and fails confirmation.
 """
 
 from __future__ import annotations
@@ -42,6 +38,23 @@ MAX_FRAME_BYTES: Final = 4096
 LABEL: Final = b"courtyard-pairing/1"
 DEVICE_SIGNATURE_LABEL: Final = LABEL + b" device-key"
 HUB_SIGNATURE_LABEL: Final = LABEL + b" hub-key"
+#: HKDF ``info`` of the key schedule.
+KEYS_INFO: Final = LABEL + b" keys"
+HUB_ID_PREFIX: Final = b"courtyard-hub:"
+DEVICE_ID_PREFIX: Final = b"courtyard-device:"
+#: A SPAKE2 message: one side byte (``A`` or ``B``) and a 32-byte Ed25519 group element.
+PAKE_MESSAGE_BYTES: Final = 33
+#: HMAC-SHA-256 confirmation tags.
+CONFIRMATION_BYTES: Final = 32
+
+#: The device's pairing endpoint, a WebSocket the hub opens.
+PAIR_PATH: Final = "/pair"
+#: A pairing window lasts at most this long from when it opened.
+MAX_WINDOW_S: Final = 600.0
+#: Wrong attempts after which the window closes for good.
+MAX_FAILURES: Final = 20
+#: Longest wait for the peer's next frame within a session.
+STEP_TIMEOUT_S: Final = 10.0
 
 
 class PairingCode(StrEnum):
@@ -57,6 +70,111 @@ class PairingCode(StrEnum):
     TIMEOUT = "timeout"
 
 
+PAIRING_ERROR_MEANINGS: Final[dict[PairingCode, str]] = {
+    PairingCode.WRONG_CODE: "The confirmation tags do not match: the code typed is not the"
+    " device's. Counts as one wrong attempt.",
+    PairingCode.WINDOW_CLOSED: "The device is not accepting pairing: its window expired, it"
+    " was already paired in this window, or it saw too many wrong attempts.",
+    PairingCode.BUSY: "Another pairing session with this device is running.",
+    PairingCode.WRONG_DEVICE: "`pake_a` names a device id other than this device's.",
+    PairingCode.BAD_MESSAGE: "A frame is malformed, of the wrong type, too large, or a box or"
+    " signature does not verify.",
+    PairingCode.FINGERPRINT_MISMATCH: "The key the device proved does not have the fingerprint"
+    " that was advertised or scanned from its QR code.",
+    PairingCode.ALREADY_PAIRED: "The hub already has this device id with a different key.",
+    PairingCode.TIMEOUT: f"The peer sent no next frame within {STEP_TIMEOUT_S:.0f} s.",
+}
+
+
+class FrameType(StrEnum):
+    PAKE_A = "pake_a"
+    PAKE_B = "pake_b"
+    CONFIRM = "confirm"
+    DEVICE_KEY = "device_key"
+    CREDENTIALS = "credentials"
+    DONE = "done"
+    ERROR = "error"
+
+
+class Role(StrEnum):
+    HUB = "hub"
+    DEVICE = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameField:
+    name: str
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSpec:
+    """One frame of the session, in the order it is sent; ``box_*`` for encrypted bodies."""
+
+    type: FrameType
+    sender: Role
+    fields: tuple[FrameField, ...]
+    #: Whose box key seals ``box`` and with which nonce counter; None when not boxed.
+    box_key: Role | None = None
+    box_counter: int = 0
+
+
+def _f(name: str, meaning: str) -> FrameField:
+    return FrameField(name, meaning)
+
+
+#: The frames of one successful session, in order (``error`` may replace any of them).
+FRAMES: Final[tuple[FrameSpec, ...]] = (
+    FrameSpec(
+        FrameType.PAKE_A,
+        Role.HUB,
+        (
+            _f("hub_id", "the hub's id (a device id pattern)"),
+            _f("device_id", "the id of the device the hub means to pair"),
+            _f("pA", f"SPAKE2 side-A message, {PAKE_MESSAGE_BYTES} bytes, base64"),
+        ),
+    ),
+    FrameSpec(
+        FrameType.PAKE_B,
+        Role.DEVICE,
+        (
+            _f("pB", f"SPAKE2 side-B message, {PAKE_MESSAGE_BYTES} bytes, base64"),
+            _f("cB", "device confirmation: HMAC-SHA-256(confirm_device, transcript), base64"),
+            _f("attempts_left", "wrong attempts the device still allows, counting this one"),
+        ),
+    ),
+    FrameSpec(
+        FrameType.CONFIRM,
+        Role.HUB,
+        (_f("cA", "hub confirmation: HMAC-SHA-256(confirm_hub, transcript), base64"),),
+    ),
+    FrameSpec(
+        FrameType.DEVICE_KEY,
+        Role.DEVICE,
+        (
+            _f("public_key", "the device's raw 32-byte Ed25519 public key, base64"),
+            _f("signature", "Ed25519 over device-signature label + transcript, base64"),
+        ),
+        Role.DEVICE,
+        0,
+    ),
+    FrameSpec(
+        FrameType.CREDENTIALS,
+        Role.HUB,
+        (
+            _f("hub_id", "the hub's id, equal to the one in pake_a"),
+            _f("hub_public_key", "the hub's raw 32-byte Ed25519 public key, base64"),
+            _f("hub_url", "the native link URL (ws:// or wss://, at most 512 characters)"),
+            _f("token", "the device's link token (16 to 512 characters)"),
+            _f("signature", "Ed25519 by the hub over hub-signature label + transcript, base64"),
+        ),
+        Role.HUB,
+        0,
+    ),
+    FrameSpec(FrameType.DONE, Role.DEVICE, (_f("ok", "true"),), Role.DEVICE, 1),
+)
+
+
 class ProtocolError(Exception):
     """The peer broke the protocol or the session cannot go on; ``code`` is sent back."""
 
@@ -66,8 +184,19 @@ class ProtocolError(Exception):
         self.message = message
 
 
+class PeerError(Exception):
+    """The peer sent an ``error`` frame."""
+
+    def __init__(self, code: str, message: str, attempts_left: int | None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.attempts_left = attempts_left
+
+
 def spake_ids(hub_id: str, device_id: str) -> tuple[bytes, bytes]:
-    return b"courtyard-hub:" + hub_id.encode(), b"courtyard-device:" + device_id.encode()
+    """SPAKE2 identities (idA, idB) binding the session to this hub and this device."""
+    return HUB_ID_PREFIX + hub_id.encode(), DEVICE_ID_PREFIX + device_id.encode()
 
 
 def _lp(data: bytes) -> bytes:
@@ -75,6 +204,7 @@ def _lp(data: bytes) -> bytes:
 
 
 def transcript_hash(hub_id: str, device_id: str, p_a: bytes, p_b: bytes) -> bytes:
+    """SHA-256 over the label and the length-prefixed ids and SPAKE2 messages."""
     return hashlib.sha256(
         LABEL + _lp(hub_id.encode()) + _lp(device_id.encode()) + _lp(p_a) + _lp(p_b)
     ).digest()
@@ -92,9 +222,9 @@ class SessionKeys:
 
     @classmethod
     def derive(cls, spake_key: bytes, transcript: bytes) -> SessionKeys:
-        okm = HKDF(
-            algorithm=hashes.SHA256(), length=128, salt=transcript, info=LABEL + b" keys"
-        ).derive(spake_key)
+        okm = HKDF(algorithm=hashes.SHA256(), length=128, salt=transcript, info=KEYS_INFO).derive(
+            spake_key
+        )
         return cls(transcript, okm[:32], okm[32:64], okm[64:96], okm[96:128])
 
     def hub_confirmation(self) -> bytes:
@@ -160,16 +290,6 @@ def parse_frame(text: object, expected: str) -> dict[str, Any]:
     if kind != expected:
         raise ProtocolError(PairingCode.BAD_MESSAGE, f"expected {expected}, got {str(kind)[:20]}")
     return frame
-
-
-class PeerError(Exception):
-    """The peer sent an ``error`` frame."""
-
-    def __init__(self, code: str, message: str, attempts_left: int | None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.attempts_left = attempts_left
 
 
 def frame(frame_type: str, **fields: Any) -> str:
