@@ -21,8 +21,8 @@ Work side: the handling of an alarm is a second, independent state (``new`` → 
 ``in_progress`` → ``resolved``): who has it, whether they are on it, and how it ended (a
 resolution note). It is a table too; starting work acknowledges, resolving also clears.
 
-The community raises a few alarms itself (a hub that went silent); their names and severities
-live in :data:`COMMUNITY_KINDS` until the interop catalog carries them.
+The community raises a few alarms itself (a hub that went silent, a cut nobody acknowledged);
+the interop catalog names them (``raised_by_community``) and :data:`COMMUNITY_KINDS` lists them.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ from devices.catalog import EVENTS, PRIORITY_RANK, EventType, Priority, is_alarm
 ALARM_EVENTS: Final = frozenset(event for event in EVENTS if is_alarm(event))
 DEVICE: Final = "device"
 #: A home hub stopped talking to the community (last will, or no heartbeat for too long).
-HUB_OFFLINE: Final = "hub_offline"
+HUB_OFFLINE: Final = str(EventType.HUB_OFFLINE)
 #: Alarms raised by the community itself, not by a device event, with their fixed severity.
-COMMUNITY_KINDS: Final[dict[str, Priority]] = {HUB_OFFLINE: Priority.ALERT}
+COMMUNITY_KINDS: Final[dict[str, Priority]] = {
+    str(name): spec.priority for name, spec in EVENTS.items() if spec.raised_by_community
+}
 #: Every alarm kind a stored alarm can have.
 ALARM_KINDS: Final = frozenset(str(e) for e in ALARM_EVENTS) | frozenset(COMMUNITY_KINDS)
 

@@ -96,6 +96,9 @@ class CommunityConfig:
     cap_sender: str = ""
     #: UTC offset of the times in CAP messages, in minutes (480 for China Standard Time).
     cap_utc_offset_min: int = 0
+    #: ``enforce``: store only what a home's consent (or the emergency override) covers;
+    #: ``open``: store every valid record. See community/consent_check.py.
+    consent: str = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "notify_attempts": int,
     "cap_sender": str,
     "cap_utc_offset_min": int,
+    "consent": str,
 }
 _PATHS: Final = frozenset({"data_dir", "escalation_file"})
 

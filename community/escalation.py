@@ -238,5 +238,8 @@ class EscalationEngine:
             timeout = self._poll_s
             if next_ms is not None:
                 timeout = min(timeout, max(0.0, (next_ms - self._clock()) / 1000))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # and hang the server's stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()

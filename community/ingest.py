@@ -208,6 +208,8 @@ class MqttIngest:
         if outcome.verdict is Verdict.REJECTED:
             self.stats.rejected += 1
             log.warning("rejected a message on %r: %s", item.topic[:160], outcome.reason)
+            if outcome.hub_id:  # refused for lack of consent: final, the hub may drop it
+                self._app_ack(outcome.hub_id, outcome.seq)
         else:
             if outcome.verdict is Verdict.STORED:
                 self.stats.stored += 1
@@ -216,6 +218,11 @@ class MqttIngest:
             self._app_ack(outcome.hub_id, outcome.seq)
         self._puback(item)
         self._on_outcome(outcome)
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish one QoS 1 message (a downlink command); False if paho refused it now."""
+        info = self._client.publish(topic, payload, qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def _app_ack(self, hub_id: str, seq: int) -> None:
         """Tell the hub the record is durable; paho queues it if the broker is away."""

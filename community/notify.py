@@ -304,8 +304,11 @@ class Notifier:
             timeout = self._poll_s
             if next_ms is not None:
                 timeout = min(timeout, max(0.0, (next_ms - self._clock()) / 1000))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # and hang the server's stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         assert self._write is not None

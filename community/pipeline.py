@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from community.clock import Clock, now_ms
 from community.store import HubChange, Store
 from devices.messages import InteropError
-from devices.uplink import TOPIC_ROOT, decode_record
+from devices.uplink import TOPIC_ROOT, UplinkRecord, decode_record
 from privacy.envelope import EnvelopeError, open_signed
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,13 @@ class Pipeline:
         store: Store,
         lookup: Callable[[str], Ed25519PublicKey | None],
         clock: Clock = now_ms,
+        consent: Callable[[UplinkRecord], str | None] | None = None,
     ) -> None:
         self._store = store
         self._lookup = lookup
         self._clock = clock
+        #: Why a record may not be stored for lack of consent (None: it may).
+        self._consent = consent or (lambda record: None)
 
     def handle_up(self, topic: str, payload: bytes) -> Outcome:
         """Verify, decode and store one uplink record; never raises for bad input."""
@@ -93,6 +96,10 @@ class Pipeline:
             return _rejected(f"record: {exc}")
         if record.hub_id != opened.sender:
             return _rejected(f"record hub_id {record.hub_id!r} is not the envelope's sender")
+        refusal = self._consent(record)
+        if refusal is not None:
+            # Final: acknowledged (so the hub stops resending) but never stored.
+            return Outcome(Verdict.REJECTED, hub_id=record.hub_id, seq=record.seq, reason=refusal)
         digest = hashlib.sha256(opened.body).hexdigest()
         persisted = self._store.persist(record, digest, self._clock())
         if persisted.conflicting:

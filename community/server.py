@@ -26,7 +26,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from community.alarms import PersonAction, WorkAction
 from community.cap import FEED_LIMIT, CapPublisher, atom_feed
 from community.clock import Clock, iso, now_ms
+from community.commands import CommandDesk
+from community.community_key import KEY_FILE, load_or_create_community_key
 from community.config import CommunityConfig
+from community.consent_check import ConsentCheck
 from community.credentials import (
     hash_password,
     load_or_create_token,
@@ -44,6 +47,7 @@ from community.store import HubChange, Store
 from community.web import PathOnlyAccessLogger, make_app
 from community.web_desk import add_desk_routes
 from devices.messages import DEVICE_ID_RE
+from privacy.consent import SignedConsent
 from privacy.envelope import key_id, public_bytes
 
 log = logging.getLogger(__name__)
@@ -89,9 +93,20 @@ class CommunityServer:
             for hub_id, hex_key in self._store.hub_public_keys().items()
         }
         self._feed = LiveFeed()
-        self._pipeline = Pipeline(self._store, self._keys.get, clock)
+        self.consent = ConsentCheck(config.data_dir, mode=config.consent, home_of=self._home_of)
+        self._pipeline = Pipeline(self._store, self._keys.get, clock, self.consent.check)
         self._ingest = MqttIngest(
             config, self._pipeline, self._write, self._publish, self._publish_hub
+        )
+        self._community_key = load_or_create_community_key(config.data_dir / KEY_FILE)
+        #: Commands to devices behind hubs (see community.commands).
+        self.commands = CommandDesk(
+            community_id=config.community_id,
+            key=self._community_key,
+            store=self._store,
+            write=self._write,
+            publish=self._ingest.publish,
+            clock=clock,
         )
         self._executor: ThreadPoolExecutor | None = None
         self._runner: web.AppRunner | None = None
@@ -115,11 +130,13 @@ class CommunityServer:
         # Steps that fell due while the server was down fire now, once.
         await self._escalation.start(self._write, self._escalated)
         await self._ingest.start()
+        await self.commands.start()
         self._presence = asyncio.create_task(self._watch_presence(), name="community-presence")
         log.info("community %s serving on port %d", self._config.community_id, self._port)
 
     async def stop(self) -> None:
         log.info("community %s stopping; since start: %s", self._config.community_id, self.stats())
+        await self.commands.stop()
         await self._ingest.stop()
         if self._presence is not None:
             self._presence.cancel()
@@ -131,6 +148,7 @@ class CommunityServer:
             await self._runner.cleanup()
             self._runner = None
         if self._executor is not None:
+            await self._write(self.consent.close)
             await asyncio.to_thread(self._executor.shutdown, True)
             self._executor = None
         self._store.close()
@@ -268,6 +286,34 @@ class CommunityServer:
         self.enroll_hub(
             hub_id, home_id, public_key, building=building, unit=unit, issue_password=False
         )
+
+    async def register_resident(
+        self, home_id: str, subject: str, public_key: Ed25519PublicKey
+    ) -> None:
+        """Trust a resident's key to sign the consents of their home (see consent_check)."""
+        await self._write(self.consent.register_resident, home_id, subject, public_key)
+
+    async def record_consent(self, signed: SignedConsent) -> int:
+        """Store a resident-signed grant or withdrawal; raises ConsentError, storing nothing."""
+        return await self._write(self.consent.record, signed)
+
+    def _home_of(self, hub_id: str) -> str | None:
+        rows = self._store.read("SELECT home_id FROM hubs WHERE hub_id = ?", [hub_id])
+        return str(rows[0]["home_id"]) if rows else None
+
+    @property
+    def community_public_key_hex(self) -> str:
+        """What a hub is given at enrollment to verify the community's downlink commands."""
+        return public_bytes(self._community_key.public_key()).hex()
+
+    async def send_command(
+        self, hub_id: str, device_id: str, command: str, args: dict[str, Any] | None = None
+    ) -> str:
+        """Send a command to a device behind a hub; returns its command_id (see commands)."""
+        return await self.commands.send(hub_id, device_id, command, args)
+
+    def command_status(self, command_id: str) -> dict[str, Any] | None:
+        return self.commands.status(command_id)
 
     def verify_hub_password(self, hub_id: str, password: str) -> bool:
         """Check a hub's broker password against the stored hash (for a broker's auth hook)."""

@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 
 from sqlite_utils import Database
 
+from community import command_book
 from community.alarms import (
     COMMUNITY_KINDS,
     DEVICE,
@@ -557,6 +558,8 @@ class Store:
             changed: tuple[dict[str, Any], ...] = ()
             if isinstance(record.message, Event) and makes_alarm(record.message.event):
                 changed = self._apply_alarm_event(db, record, record.message, hub, now)
+            if record.result is not None:
+                command_book.record_result(db, record.hub_id, record.result, now)
             db.table("received").insert(
                 {
                     "key": record.key,

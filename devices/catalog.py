@@ -8,6 +8,26 @@ Where Matter has the concept we use its names and value sets: the Smoke CO Alarm
 (0x005C: ExpressedState, SmokeState, BatteryAlert, TestInProgress, HardwareFaultAlert,
 EndOfServiceAlert, DeviceMuted) and the Boolean State cluster (0x0045: StateValue). Gas, fall
 detection and the emergency-call button have no Matter cluster; they follow the same shape.
+
+Community safety services (e-bike charging shed, elevator, fire lanes) add four kinds:
+
+- ``charging_port``: one device per charging *port*, not per station. Our field model is flat
+  (a kind has one set of scalar state fields), and everything the community decides is per
+  port: an over-temperature cut, a session's energy, an 8-hour limit, the acknowledgement of a
+  cut. With one device per port, alarms keep the spine's "one active alarm per (device,
+  event)" rule, a cut command addresses exactly one relay, and supervision notices a single
+  dead port. The station a port belongs to is the ``station_id``/``port`` state pair, so a
+  dashboard groups ports without a nested object. Station-wide happenings (smoke in the shed)
+  come from the shed's own detector; the community cuts every port of the shed in response.
+- ``elevator_camera``: one per car; detects an e-bike in the car and holds the doors.
+- ``shed_smoke_detector``: the charging shed's smoke detector, with the smoke alarm's fields;
+  its alarm is ``charging_shed_smoke`` so dashboards and CAP tell it from a home's smoke alarm.
+- ``fire_lane_sensor``: a camera or ground sensor watching one fire-lane zone; it reports what
+  is present, and the community decides when presence is an obstruction (per-zone dwell).
+
+Some alarm kinds are *decisions*, not observations: the community raises them from its rules
+(``raised_by_community``) on the device they concern, and a device never sends them (the hub
+refuses one that does). ``hub_offline`` is one of these, raised on a hub's pseudo-device.
 """
 
 from __future__ import annotations
@@ -30,6 +50,10 @@ class DeviceKind(StrEnum):
     FALL_DETECTOR = "fall_detector"
     EMERGENCY_BUTTON = "emergency_button"
     WATER_LEAK = "water_leak"
+    CHARGING_PORT = "charging_port"
+    ELEVATOR_CAMERA = "elevator_camera"
+    SHED_SMOKE_DETECTOR = "shed_smoke_detector"
+    FIRE_LANE_SENSOR = "fire_lane_sensor"
 
 
 class Priority(StrEnum):
@@ -58,6 +82,16 @@ class EventType(StrEnum):
     TAMPER = "tamper"
     SELF_TEST = "self_test"
     ALARM_SILENCED = "alarm_silenced"
+    CHARGER_OVERTEMPERATURE = "charger_overtemperature"
+    CHARGER_OVERPOWER = "charger_overpower"
+    CHARGER_ABNORMAL_LOAD = "charger_abnormal_load"
+    CHARGE_TOO_LONG = "charge_too_long"
+    CHARGING_SHED_SMOKE = "charging_shed_smoke"
+    CHARGER_COMMAND_UNACKNOWLEDGED = "charger_command_unacknowledged"
+    ELEVATOR_EBIKE = "elevator_ebike"
+    FIRE_LANE_OBSTRUCTED = "fire_lane_obstructed"
+    HUB_OFFLINE = "hub_offline"
+    CHARGE_SESSION_ENDED = "charge_session_ended"
 
 
 class CommandName(StrEnum):
@@ -68,6 +102,11 @@ class CommandName(StrEnum):
     INTERCONNECT_START = "interconnect_start"
     INTERCONNECT_STOP = "interconnect_stop"
     CLOSE_VALVE = "close_valve"
+    PORT_CUT = "port_cut"
+    PORT_ENABLE = "port_enable"
+    HOLD_DOORS = "hold_doors"
+    RELEASE_DOORS = "release_doors"
+    PLAY_VOICE_PROMPT = "play_voice_prompt"
 
 
 class FieldType(StrEnum):
@@ -109,6 +148,8 @@ class EventSpec:
     data: tuple[FieldSpec, ...] = ()
     #: Raised by the hub on a device's behalf (supervision); a device never needs to send it.
     raised_by_hub: bool = False
+    #: Raised by the community from its own rules or supervision; a device must never send it.
+    raised_by_community: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,12 +336,157 @@ KINDS: dict[DeviceKind, KindSpec] = {
                 _BATTERY,
             ),
         ),
+        KindSpec(
+            DeviceKind.CHARGING_PORT,
+            "One port of an e-bike charging station, with its own relay and meter (a station"
+            " with N ports is N devices sharing a station_id).",
+            supervision_s=300,
+            state=(
+                FieldSpec(
+                    "station_id",
+                    FieldType.STRING,
+                    "The charging station this port belongs to.",
+                    max_length=64,
+                ),
+                FieldSpec(
+                    "port", FieldType.INT, "Port number on the station.", minimum=1, maximum=64
+                ),
+                FieldSpec(
+                    "port_state",
+                    FieldType.ENUM,
+                    "idle: nothing charging; charging; full: the charger tapered off; stopped:"
+                    " the relay is open (cut or stopped); fault: the port detected a fault"
+                    " (short, relay failure).",
+                    values=("idle", "charging", "full", "stopped", "fault"),
+                ),
+                FieldSpec(
+                    "power_w",
+                    FieldType.NUMBER,
+                    "Active power through the port, watts (an e-bike charger draws 60-400 W).",
+                    minimum=0,
+                    maximum=10000,
+                ),
+                FieldSpec(
+                    "current_a", FieldType.NUMBER, "RMS current, amperes.", minimum=0, maximum=63
+                ),
+                FieldSpec(
+                    "voltage_v",
+                    FieldType.NUMBER,
+                    "RMS mains voltage, volts.",
+                    minimum=0,
+                    maximum=300,
+                ),
+                FieldSpec(
+                    "temperature_c",
+                    FieldType.NUMBER,
+                    "Temperature at the plug/battery probe, degrees Celsius.",
+                    minimum=-40,
+                    maximum=150,
+                ),
+                FieldSpec(
+                    "energy_wh",
+                    FieldType.NUMBER,
+                    "Energy delivered in the current (or last) session, watt-hours.",
+                    minimum=0,
+                    maximum=100000,
+                ),
+                FieldSpec(
+                    "session_id",
+                    FieldType.STRING,
+                    "The current (or last) charging session; absent before the first one.",
+                    max_length=64,
+                ),
+                FieldSpec(
+                    "stop_reason",
+                    FieldType.ENUM,
+                    "Why the last session stopped: none (still charging or never started), full,"
+                    " cut (a port_cut command), user, unplugged, fault.",
+                    values=("none", "full", "cut", "user", "unplugged", "fault"),
+                ),
+                _FAULT,
+            ),
+        ),
+        KindSpec(
+            DeviceKind.ELEVATOR_CAMERA,
+            "Camera in an elevator car that recognises e-bikes and can hold the car's doors.",
+            supervision_s=300,
+            state=(
+                FieldSpec("ebike_detected", FieldType.BOOL, "An e-bike is in the car now."),
+                FieldSpec(
+                    "car_held",
+                    FieldType.BOOL,
+                    "The doors are held open and the car will not leave (hold_doors).",
+                ),
+                _FAULT,
+            ),
+        ),
+        KindSpec(
+            DeviceKind.SHED_SMOKE_DETECTOR,
+            "Smoke detector in an e-bike charging shed (same readings as a smoke alarm).",
+            supervision_s=600,
+            state=(
+                FieldSpec(
+                    "smoke_state",
+                    FieldType.ENUM,
+                    "Smoke level class.",
+                    values=_LEVEL,
+                    matter="SmokeCoAlarm.SmokeState",
+                ),
+                FieldSpec(
+                    "obscuration_pct_per_m",
+                    FieldType.NUMBER,
+                    "Measured optical obscuration, percent per metre.",
+                    minimum=0,
+                    maximum=100,
+                ),
+                _TEST,
+                _FAULT,
+                _EOS,
+                _BATTERY_ALERT,
+                _BATTERY,
+            ),
+        ),
+        KindSpec(
+            DeviceKind.FIRE_LANE_SENSOR,
+            "Camera or ground sensor watching one fire-lane zone for parked vehicles and objects.",
+            supervision_s=600,
+            state=(
+                FieldSpec(
+                    "zone_id", FieldType.STRING, "The fire-lane zone watched.", max_length=64
+                ),
+                FieldSpec("vehicle_present", FieldType.BOOL, "A vehicle is standing in the zone."),
+                FieldSpec(
+                    "object_present",
+                    FieldType.BOOL,
+                    "An object other than a vehicle (boxes, bikes, rubbish) is in the zone.",
+                ),
+                FieldSpec(
+                    "plate",
+                    FieldType.STRING,
+                    "Licence plate of the vehicle present, or 'unreadable'; sent with"
+                    " vehicle_present=true and meaningless once it is false. PERSONAL DATA: kept in"
+                    " the community, never published, matched to a home only with the resident's"
+                    " consent.",
+                    max_length=16,
+                ),
+                _FAULT,
+            ),
+        ),
     )
 }
 
 _MEASURE = FieldSpec(
     "value", FieldType.NUMBER, "The reading that triggered the event.", minimum=0, maximum=100
 )
+_DURATION = FieldSpec(
+    "duration_s", FieldType.NUMBER, "How long the condition has lasted, seconds.", minimum=0
+)
+
+
+def _port_reading(name: str, description: str, *, minimum: float, maximum: float) -> FieldSpec:
+    """The port reading that made the community act, with the state field's own range."""
+    return FieldSpec(name, FieldType.NUMBER, description, minimum=minimum, maximum=maximum)
+
 
 EVENTS: dict[EventType, EventSpec] = {
     e.name: e
@@ -378,6 +564,144 @@ EVENTS: dict[EventType, EventSpec] = {
             kinds=(DeviceKind.SMOKE_ALARM, DeviceKind.GAS_DETECTOR),
             stateful=False,
         ),
+        EventSpec(
+            EventType.CHARGER_OVERTEMPERATURE,
+            Priority.CRITICAL,
+            "A charging port's temperature passed the cut limit (60 degC by default): a"
+            " battery heading for thermal runaway. Raised by the community, which cuts the port.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            data=(
+                _port_reading(
+                    "temperature_c",
+                    "Temperature that triggered the cut, degC.",
+                    minimum=-40,
+                    maximum=150,
+                ),
+            ),
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.CHARGER_OVERPOWER,
+            Priority.ALERT,
+            "A port drew more power than any single e-bike charger does. Raised by the community,"
+            " which cuts the port.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            data=(
+                _port_reading(
+                    "power_w", "Power that triggered the cut, watts.", minimum=0, maximum=10000
+                ),
+            ),
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.CHARGER_ABNORMAL_LOAD,
+            Priority.ALERT,
+            "A port's load does not look like one charger (for example a power strip feeding"
+            " several bikes). Raised by the community, which cuts the port.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            data=(
+                _port_reading(
+                    "power_w",
+                    "Power when the profile was judged abnormal, W.",
+                    minimum=0,
+                    maximum=10000,
+                ),
+            ),
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.CHARGE_TOO_LONG,
+            Priority.ALERT,
+            "A charging session passed the maximum single charge (8 h by default). Raised by the"
+            " community.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            data=(_DURATION,),
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.CHARGING_SHED_SMOKE,
+            Priority.CRITICAL,
+            "Smoke above the alarm threshold in an e-bike charging shed; the community cuts every"
+            " port of the shed.",
+            kinds=(DeviceKind.SHED_SMOKE_DETECTOR,),
+            data=(_MEASURE,),
+        ),
+        EventSpec(
+            EventType.CHARGER_COMMAND_UNACKNOWLEDGED,
+            Priority.CRITICAL,
+            "A safety command (a cut) to a charging port was not acknowledged in time, so the"
+            " hazard it answered may still be live. Raised by the community.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            data=(
+                FieldSpec(
+                    "command", FieldType.STRING, "The command not acknowledged.", max_length=32
+                ),
+                FieldSpec("command_id", FieldType.STRING, "Its command id.", max_length=64),
+            ),
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.ELEVATOR_EBIKE,
+            Priority.ALERT,
+            "An e-bike was detected in an elevator car (fire code forbids taking it upstairs).",
+            kinds=(DeviceKind.ELEVATOR_CAMERA,),
+            data=(
+                FieldSpec(
+                    "confidence",
+                    FieldType.NUMBER,
+                    "Detector confidence 0..1.",
+                    minimum=0,
+                    maximum=1,
+                ),
+            ),
+        ),
+        EventSpec(
+            EventType.FIRE_LANE_OBSTRUCTED,
+            Priority.ALERT,
+            "A vehicle or object stayed in a fire-lane zone longer than the zone's dwell"
+            " threshold; active=false is the obstruction cleared. Raised by the community.",
+            kinds=(DeviceKind.FIRE_LANE_SENSOR,),
+            data=(
+                FieldSpec(
+                    "obstruction",
+                    FieldType.ENUM,
+                    "What blocks the lane.",
+                    values=("vehicle", "object"),
+                ),
+                _DURATION,
+            ),
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.HUB_OFFLINE,
+            Priority.ALERT,
+            "A home hub stopped talking to the community (last will, or no heartbeat for too"
+            " long). Raised by the community on the hub's pseudo-device.",
+            raised_by_community=True,
+        ),
+        EventSpec(
+            EventType.CHARGE_SESSION_ENDED,
+            Priority.INFO,
+            "A charging session ended, with why: the resident's notice (full, cut, ...).",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            stateful=False,
+            data=(
+                FieldSpec(
+                    "reason",
+                    FieldType.ENUM,
+                    "Why it ended.",
+                    values=("full", "cut", "user", "unplugged", "fault"),
+                ),
+                FieldSpec(
+                    "energy_wh",
+                    FieldType.NUMBER,
+                    "Energy delivered in the session, watt-hours.",
+                    minimum=0,
+                    maximum=100000,
+                ),
+                _DURATION,
+            ),
+        ),
     )
 }
 
@@ -406,6 +730,56 @@ COMMANDS: dict[CommandName, CommandSpec] = {
             "Close the gas shut-off valve.",
             kinds=(DeviceKind.GAS_DETECTOR,),
         ),
+        CommandSpec(
+            CommandName.PORT_CUT,
+            "Open the port's relay now and keep it open until port_enable; the session ends"
+            " with stop_reason cut.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+            args=(
+                FieldSpec(
+                    "reason",
+                    FieldType.ENUM,
+                    "Why the port is cut (shown to the resident).",
+                    values=(
+                        "full",
+                        "overtemperature",
+                        "overpower",
+                        "abnormal_load",
+                        "too_long",
+                        "shed_smoke",
+                        "manual",
+                    ),
+                ),
+            ),
+        ),
+        CommandSpec(
+            CommandName.PORT_ENABLE,
+            "Allow the port to charge again after a cut.",
+            kinds=(DeviceKind.CHARGING_PORT,),
+        ),
+        CommandSpec(
+            CommandName.HOLD_DOORS,
+            "Hold the car's doors open and keep the car from leaving.",
+            kinds=(DeviceKind.ELEVATOR_CAMERA,),
+        ),
+        CommandSpec(
+            CommandName.RELEASE_DOORS,
+            "Release a held car (the e-bike left, or staff judged it a false alarm).",
+            kinds=(DeviceKind.ELEVATOR_CAMERA,),
+        ),
+        CommandSpec(
+            CommandName.PLAY_VOICE_PROMPT,
+            "Play a recorded announcement in the car.",
+            kinds=(DeviceKind.ELEVATOR_CAMERA,),
+            args=(
+                FieldSpec(
+                    "prompt",
+                    FieldType.ENUM,
+                    "Which announcement.",
+                    values=("ebike_not_allowed", "doors_released"),
+                ),
+            ),
+        ),
     )
 }
 
@@ -416,6 +790,9 @@ def is_alarm(event: EventType) -> bool:
 
 
 def event_allowed(kind: DeviceKind, event: EventType) -> bool:
-    """Whether a device of ``kind`` may emit ``event`` (trouble events: every kind)."""
+    """Whether a device of ``kind`` may emit ``event`` (trouble events: every kind).
+
+    Events the community raises from its own rules are never a device's to send.
+    """
     spec = EVENTS[event]
-    return not spec.kinds or kind in spec.kinds
+    return not spec.raised_by_community and (not spec.kinds or kind in spec.kinds)

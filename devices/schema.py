@@ -248,7 +248,11 @@ UPLINK_FIELDS: Final[tuple[WireField, ...]] = (
         "The hub's outbox sequence number; with hub_id, the idempotency key.",
     ),
     WireField("ts", UINT, "When the hub recorded it, in milliseconds since the Unix epoch."),
-    WireField("kind", _enum(RecordKind), "A device report or the hub's own heartbeat."),
+    WireField(
+        "kind",
+        _enum(RecordKind),
+        "A device report, the hub's own heartbeat, or a downlink command's result.",
+    ),
     WireField(
         "priority",
         {},
@@ -275,6 +279,20 @@ UPLINK_FIELDS: Final[tuple[WireField, ...]] = (
         required=False,
         default="{}",
         when=RecordKind.HUB_HEARTBEAT,
+    ),
+    WireField(
+        "result",
+        {
+            "type": "object",
+            "required": ["command_id", "ok"],
+            "properties": {
+                "command_id": _text(1, 64),
+                "ok": {"type": "boolean"},
+                "error": {**_text(0, 256), "default": ""},
+            },
+        },
+        "How a downlink command went: the device's ack (ok, error), or why there was none.",
+        when=RecordKind.COMMAND_RESULT,
     ),
 )
 

@@ -3,6 +3,10 @@
 It is the payload inside a signed envelope (``privacy.envelope``). ``hub_id`` + ``seq`` (the
 hub's outbox sequence) is the idempotency key: a hub retries a record until the community
 acknowledges that exact key, and the community stores each key once.
+
+The other direction is the downlink: a :class:`DownlinkCommand` the community signs with its
+own key and publishes on :func:`topic_down`; the hub executes each ``command_id`` once and
+reports how it went up as a ``command_result`` record.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
-from devices.catalog import PRIORITY_RANK, DeviceKind, Priority
+from devices.catalog import PRIORITY_RANK, SPEC_VERSION, CommandName, DeviceKind, Priority
 from devices.messages import (
     DEVICE_ID_RE,
     MAX_INT,
+    Command,
     DeviceReport,
     ErrorCode,
     Event,
@@ -49,11 +54,26 @@ def topic_status(hub_id: str) -> str:
     return f"{TOPIC_ROOT}/{hub_id}/status"
 
 
+def topic_down(hub_id: str) -> str:
+    """Community → hub commands (QoS 1, envelopes signed by the community's key)."""
+    return f"{TOPIC_ROOT}/{hub_id}/down"
+
+
 class RecordKind(StrEnum):
-    """A device report, or the hub's own proof of life."""
+    """A device report, the hub's own proof of life, or how a downlink command went."""
 
     REPORT = "report"
     HUB_HEARTBEAT = "hub_heartbeat"
+    COMMAND_RESULT = "command_result"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """What became of one downlink command: the device's ack, or why there was none."""
+
+    command_id: str
+    ok: bool
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +99,8 @@ class UplinkRecord:
     message: DeviceReport | None = None
     #: For hub heartbeats: devices paired / online.
     summary: dict[str, int] | None = None
+    #: For command results: the outcome of a downlink command.
+    result: CommandOutcome | None = None
 
     @property
     def key(self) -> str:
@@ -112,9 +134,22 @@ def report(
     )
 
 
+def command_result(hub_id: str, seq: int, ts: int, outcome: CommandOutcome) -> UplinkRecord:
+    """The record reporting a downlink command's outcome. It travels as an alert: a safety
+    cut's acknowledgement must not wait behind telemetry, nor be shed with it."""
+    return UplinkRecord(
+        hub_id=hub_id,
+        seq=seq,
+        ts=ts,
+        kind=RecordKind.COMMAND_RESULT,
+        priority=Priority.ALERT,
+        result=outcome,
+    )
+
+
 def is_telemetry(record: UplinkRecord) -> bool:
-    """Telemetry may be shed under pressure; alarms and trouble events never are."""
-    if isinstance(record.message, Event):
+    """Telemetry may be shed under pressure; alarms, trouble events and results never are."""
+    if isinstance(record.message, Event) or record.kind is RecordKind.COMMAND_RESULT:
         return False
     return PRIORITY_RANK[record.priority] >= PRIORITY_RANK[Priority.INFO]
 
@@ -140,6 +175,12 @@ def encode_record(record: UplinkRecord) -> bytes:
         body["message"] = to_dict(record.message)
     if record.summary is not None:
         body["summary"] = record.summary
+    if record.result is not None:
+        body["result"] = {
+            "command_id": record.result.command_id,
+            "ok": record.result.ok,
+            "error": record.result.error,
+        }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -194,6 +235,15 @@ def decode_record(raw: bytes) -> UplinkRecord:
         return UplinkRecord(
             hub_id=hub_id, seq=seq, ts=ts, kind=kind, priority=Priority.INFO, summary=summary
         )
+    if kind is RecordKind.COMMAND_RESULT:
+        return UplinkRecord(
+            hub_id=hub_id,
+            seq=seq,
+            ts=ts,
+            kind=kind,
+            priority=Priority.ALERT,
+            result=_outcome(obj.get("result")),
+        )
     dev = obj.get("device")
     if not isinstance(dev, dict):
         raise _bad("'device' must be an object")
@@ -222,4 +272,98 @@ def decode_record(raw: bytes) -> UplinkRecord:
         priority=priority_of(message),
         device=info,
         message=message,
+    )
+
+
+def _outcome(raw: object) -> CommandOutcome:
+    if not isinstance(raw, dict):
+        raise _bad("'result' must be an object")
+    command_id = _text(raw, "command_id")
+    ok = raw.get("ok")
+    if not isinstance(ok, bool):
+        raise _bad("'result.ok' must be true or false")
+    error = raw.get("error", "")
+    if not isinstance(error, str) or len(error) > 256 or not is_unicode(error):
+        raise _bad("'result.error' must be a string of at most 256 characters")
+    return CommandOutcome(command_id=command_id, ok=ok, error=error)
+
+
+# --- the downlink ----------------------------------------------------------------------------
+
+DOWNLINK_VERSION: Final = "1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class DownlinkCommand:
+    """A command the community asks a hub to send to one of its devices.
+
+    ``command_id`` is the idempotency key: the community retries the same id until it hears
+    the result, and the hub executes each id at most once. ``seq`` is the community's own
+    counter per hub (for logs and ordering); ``ts`` is when it was issued, in ms.
+    """
+
+    community_id: str
+    seq: int
+    ts: int
+    command_id: str
+    device_id: str
+    command: CommandName
+    args: dict[str, Any]
+
+
+def encode_downlink(cmd: DownlinkCommand) -> bytes:
+    """Compact UTF-8 JSON of a downlink command: the body the community signs."""
+    body = {
+        "v": DOWNLINK_VERSION,
+        "community_id": cmd.community_id,
+        "seq": cmd.seq,
+        "ts": cmd.ts,
+        "command_id": cmd.command_id,
+        "device_id": cmd.device_id,
+        "command": str(cmd.command),
+        "args": cmd.args,
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_downlink(raw: bytes) -> DownlinkCommand:
+    """Validate a downlink command from untrusted bytes; raises :class:`InteropError` only.
+
+    The command, its arguments and the device id get exactly the checks a native command
+    message gets (the same parser), so a hub never executes what it would refuse to send.
+    """
+    obj = decode_json(raw)
+    if obj.get("v") != DOWNLINK_VERSION:
+        raise InteropError(
+            ErrorCode.UNSUPPORTED_VERSION, f"downlink 'v' must be {DOWNLINK_VERSION!r}"
+        )
+    community_id = _text(obj, "community_id")
+    command_id = _text(obj, "command_id")
+    for name, text in (("community_id", community_id), ("command_id", command_id)):
+        if not DEVICE_ID_RE.fullmatch(text):
+            raise _bad(f"'{name}' has invalid characters")
+    seq, ts = obj.get("seq"), obj.get("ts")
+    for name, value in (("seq", seq), ("ts", ts)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+            raise _bad(f"'{name}' must be an integer in 0..2^53-1")
+    assert isinstance(seq, int) and isinstance(ts, int)
+    message = parse_message(
+        {
+            "v": SPEC_VERSION,
+            "type": "command",
+            "device_id": obj.get("device_id"),
+            "command_id": command_id,
+            "command": obj.get("command"),
+            "args": obj.get("args", {}),
+        }
+    )
+    assert isinstance(message, Command)
+    return DownlinkCommand(
+        community_id=community_id,
+        seq=seq,
+        ts=ts,
+        command_id=command_id,
+        device_id=message.device_id,
+        command=message.command,
+        args=dict(message.args),
     )

@@ -11,9 +11,13 @@ from firmware_stubs.device import SimulatedDevice
 from firmware_stubs.identity import DeviceIdentity
 from firmware_stubs.kinds import (
     DEVICE_CLASSES,
+    ChargingPort,
+    ElevatorCamera,
     EmergencyButton,
     FallDetector,
+    FireLaneSensor,
     GasDetector,
+    ShedSmokeDetector,
     SmokeAlarm,
     WaterLeak,
     make_device,
@@ -22,10 +26,14 @@ from firmware_stubs.memory import StateFileError
 
 __all__ = [
     "DEVICE_CLASSES",
+    "ChargingPort",
     "DeviceIdentity",
+    "ElevatorCamera",
     "EmergencyButton",
     "FallDetector",
+    "FireLaneSensor",
     "GasDetector",
+    "ShedSmokeDetector",
     "SimulatedDevice",
     "SmokeAlarm",
     "StateFileError",

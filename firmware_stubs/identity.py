@@ -21,6 +21,10 @@ DEFAULT_MODELS: dict[DeviceKind, str] = {
     DeviceKind.FALL_DETECTOR: "CY-REF-FD1 fall detector",
     DeviceKind.EMERGENCY_BUTTON: "CY-REF-EB1 emergency call button",
     DeviceKind.WATER_LEAK: "CY-REF-WL1 water leak sensor",
+    DeviceKind.CHARGING_PORT: "CY-REF-CP1 e-bike charging port",
+    DeviceKind.ELEVATOR_CAMERA: "CY-REF-EC1 elevator e-bike camera",
+    DeviceKind.SHED_SMOKE_DETECTOR: "CY-REF-SS1 charging shed smoke detector",
+    DeviceKind.FIRE_LANE_SENSOR: "CY-REF-FL1 fire lane sensor",
 }
 
 

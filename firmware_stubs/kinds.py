@@ -1,4 +1,7 @@
-"""The five reference devices: each adds its state fields, physics and commands to the link.
+"""The reference devices: each adds its state fields, physics and commands to the link.
+
+The home devices live here; the community's field devices (charging port, elevator camera,
+shed smoke detector, fire-lane sensor) have modules of their own and are registered below.
 
 Every class has the same shape: a physics dataclass (thresholds and rates, from
 ``firmware_stubs.physics``), the actions a person or the environment performs on the device
@@ -12,8 +15,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from devices.catalog import CommandName, DeviceKind, EventType
+from firmware_stubs.charging import ChargingPort
 from firmware_stubs.device import CommandHandler, SimulatedDevice
+from firmware_stubs.elevator import ElevatorCamera
 from firmware_stubs.fall_detection import FallVerdict, detect_fall, fall_trace, walking_trace
+from firmware_stubs.fire_lane import FireLaneSensor
 from firmware_stubs.identity import DeviceIdentity
 from firmware_stubs.physics import (
     ConcentrationSensor,
@@ -21,6 +27,7 @@ from firmware_stubs.physics import (
     GasDetectorPhysics,
     SmokeAlarmPhysics,
 )
+from firmware_stubs.shed_smoke import ShedSmokeDetector
 
 
 def _rate(value: float | None, default: float) -> float:
@@ -333,6 +340,10 @@ DEVICE_CLASSES: dict[DeviceKind, type[SimulatedDevice]] = {
     DeviceKind.FALL_DETECTOR: FallDetector,
     DeviceKind.EMERGENCY_BUTTON: EmergencyButton,
     DeviceKind.WATER_LEAK: WaterLeak,
+    DeviceKind.CHARGING_PORT: ChargingPort,
+    DeviceKind.ELEVATOR_CAMERA: ElevatorCamera,
+    DeviceKind.SHED_SMOKE_DETECTOR: ShedSmokeDetector,
+    DeviceKind.FIRE_LANE_SENSOR: FireLaneSensor,
 }
 
 
@@ -355,9 +366,13 @@ def make_device(
 
 __all__ = [
     "DEVICE_CLASSES",
+    "ChargingPort",
+    "ElevatorCamera",
     "EmergencyButton",
     "FallDetector",
+    "FireLaneSensor",
     "GasDetector",
+    "ShedSmokeDetector",
     "SmokeAlarm",
     "WaterLeak",
     "make_device",

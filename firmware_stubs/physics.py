@@ -105,6 +105,8 @@ class BatteryPhysics:
 
 
 BATTERY = BatteryPhysics()
+#: Mains-powered equipment (charging ports, cameras): no battery drains, so no battery_low.
+MAINS = BatteryPhysics(drain_pct_per_s=0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from devices.catalog import DeviceKind
 from devices.messages import DEVICE_ID_RE
 from hub.bridge_config import HomeMqttConfig
@@ -48,6 +50,14 @@ class HubConfig:
     #: The resident's own MQTT broker (Zigbee2MQTT, Shelly, Tasmota) to bridge; see
     #: :class:`hub.bridge_config.HomeMqttConfig`. None: no bridge.
     home_mqtt: HomeMqttConfig | None = None
+    #: ``enforce``: only what a resident's consent (or the emergency override) allows is
+    #: uplinked; ``open``: everything is, as before consent existed. See hub/consent_gate.py.
+    consent: str = "open"
+    #: The pseudonymous resident whose consents govern this home (default: the home id).
+    resident_id: str = ""
+    #: The community's Ed25519 public key (64 hex digits), given at enrollment: downlink
+    #: commands must be signed with it. None: every downlink command is refused.
+    community_public_key_hex: str | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -70,13 +80,31 @@ class HubConfig:
             raise ConfigError("discovery needs http_host to be an IPv4 address or 0.0.0.0")
         if not 0 < float(self.pairing_window_s) <= 600:
             raise ConfigError("pairing_window_s must be more than 0 and at most 600")
+        if self.consent not in ("enforce", "open"):
+            raise ConfigError("consent must be 'enforce' or 'open'")
+        if not isinstance(self.resident_id, str):
+            raise ConfigError("resident_id must be a string")
         if self.outbox_limit < 1:
             raise ConfigError("outbox_limit must be at least 1")
+        if self.community_public_key_hex is not None and not _ed25519_hex(
+            self.community_public_key_hex
+        ):
+            raise ConfigError("community_public_key_hex must be 64 hex digits of an Ed25519 key")
         if self.home_mqtt is not None:
             try:
                 self.home_mqtt = HomeMqttConfig.from_json(self.home_mqtt)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"home_mqtt: {exc}") from None
+
+
+def _ed25519_hex(text: object) -> bool:
+    if not isinstance(text, str) or len(text) != 64:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _ipv4_or_any(host: str) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 from devices.catalog import EventType
 from devices.messages import DeviceReport, Event, Heartbeat, SequenceTracker, State
-from devices.uplink import report
+from devices.uplink import UplinkRecord, report
 from hub.core import Context, DeviceState, EventBus, StateMachine, now_ms
 from hub.events import DeviceEventFired, Origin, StateChanged
 from hub.outbox import Outbox, OutboxFullError
@@ -58,8 +58,14 @@ class Intake:
         outbox: Outbox,
         bus: EventBus,
         wake_uplink: Callable[[], None],
+        admit: Callable[[UplinkRecord], UplinkRecord | None] | None = None,
+        protect: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self._hub_id = hub_id
+        #: Consent: what may leave the home (None = withheld, kept in the local log only).
+        self._admit = admit or (lambda record: record)
+        #: What the local event log may keep of a payload (ciphertext, when enforced).
+        self._protect = protect or (lambda device_id, data: data)
         self._store = store
         self._registry = registry
         self._states = states
@@ -108,9 +114,10 @@ class Intake:
                 if changed:
                     state.update(changed)
                     partial = dataclasses.replace(message, state=changed)
-                    seq = self._outbox.add(
+                    admitted = self._admit(
                         report(self._hub_id, 0, now, self._registry.info(device.device_id), partial)
                     )
+                    seq = self._outbox.add(admitted) if admitted is not None else None
                     if seq is not None:
                         seqs.append(seq)
                     announcements.append(
@@ -131,8 +138,9 @@ class Intake:
         self, device: StoredDevice, event: Event, origin: Origin, context: Context, now: int
     ) -> tuple[DeviceEventFired, int | None]:
         info = self._registry.info(device.device_id)
-        outbox_seq = self._outbox.add(report(self._hub_id, 0, now, info, event))
-        if outbox_seq is None and origin is Origin.DEVICE:
+        admitted = self._admit(report(self._hub_id, 0, now, info, event))
+        outbox_seq = self._outbox.add(admitted) if admitted is not None else None
+        if outbox_seq is None and admitted is not None and origin is Origin.DEVICE:
             raise OutboxFullError(f"no room for {event.event} from {device.device_id}")
         self._store.log_event(
             EventLogRow(
@@ -144,7 +152,7 @@ class Intake:
                 event=str(event.event),
                 active=event.active,
                 priority=str(event.priority),
-                data=event.data,
+                data=self._protect(device.device_id, event.data),
                 outbox_seq=outbox_seq,
                 context_id=context.id,
                 parent_id=context.parent_id,

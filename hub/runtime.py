@@ -25,9 +25,12 @@ from devices.uplink import RecordKind, UplinkRecord
 from hub.api import add_api_routes
 from hub.bridge import HomeBridge
 from hub.config import HubConfig
+from hub.consent_api import add_privacy_routes
+from hub.consent_gate import ConsentGate
 from hub.core import Context, DeviceState, EventBus, StateMachine, now_ms
 from hub.device_keys import DeviceKeys
 from hub.discovery import DiscoveredDevice, Discovery
+from hub.downlink import Downlink, community_key
 from hub.events import CommandResult
 from hub.intake import Intake
 from hub.keys import load_or_create_admin_token, load_or_create_hub_key, token_hash
@@ -67,7 +70,23 @@ class Hub:
                 )
             )
         self._registry = DeviceRegistry(self._store)
+        self.consent = ConsentGate(
+            config.data_dir,
+            home_id=config.home_id,
+            subject=config.resident_id or config.home_id,
+            mode=config.consent,
+            receipt_key=self._key,
+            store_id=config.hub_id,
+        )
         self._outbox = Outbox(self._store, config.outbox_limit)
+        self._downlink = Downlink(
+            hub_id=config.hub_id,
+            community_key=community_key(config),
+            store=self._store,
+            outbox=self._outbox,
+            execute=self.send_command,
+            wake_uplink=lambda: self._uplink.wake(),
+        )
         self._uplink = Uplink(
             hub_id=config.hub_id,
             host=config.mqtt_host,
@@ -77,6 +96,7 @@ class Hub:
             outbox=self._outbox,
             bus=self.bus,
             ack_timeout_s=config.ack_timeout_s,
+            on_down=self._downlink.receive,
         )
         self._intake = Intake(
             hub_id=config.hub_id,
@@ -86,6 +106,8 @@ class Hub:
             outbox=self._outbox,
             bus=self.bus,
             wake_uplink=self._uplink.wake,
+            admit=self.consent.admit,
+            protect=self.consent.protect,
         )
         self._links = LinkServer(registry=self._registry, intake=self._intake, bus=self.bus)
         self._supervisor = Supervisor(
@@ -214,7 +236,7 @@ class Hub:
                 "priority": row["priority"],
                 "ts": row["ts"],
                 "origin": row["origin"],
-                "data": json.loads(row["data"]),
+                "data": self.consent.reveal(device_id, json.loads(row["data"])),
             }
             for row in self._store.recent_events(device_id, limit)
         ]
@@ -381,6 +403,7 @@ class Hub:
         app = web.Application()
         app.router.add_get(WS_PATH, self._links.handle)
         add_api_routes(app, self, self._admin)
+        add_privacy_routes(app, self.consent, self, self._admin)
         add_resident_routes(app, self, self.bus, self._admin)
         self._runner = web.AppRunner(
             app,
@@ -412,6 +435,7 @@ class Hub:
             return
         self._stopped = True
         await self._removals.flush()
+        await self._downlink.stop()
         if self._discovery is not None:
             await self._discovery.stop()
         await self._links.close_all()
@@ -430,6 +454,7 @@ class Hub:
         if self._runner is not None:
             await self._uplink.stop()
         self._store.close()
+        self.consent.close()
         _LOG.info("hub %s stopped", self.hub_id)
 
     async def _heartbeats(self) -> None:

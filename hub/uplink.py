@@ -27,7 +27,7 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from devices.uplink import topic_ack, topic_status, topic_up
+from devices.uplink import topic_ack, topic_down, topic_status, topic_up
 from hub.core import EventBus, now_ms
 from hub.events import UplinkConnected, UplinkDelivered, UplinkDisconnected
 from hub.outbox import Outbox
@@ -73,8 +73,11 @@ class Uplink:
         outbox: Outbox,
         bus: EventBus,
         ack_timeout_s: float,
+        on_down: Callable[[bytes], None] | None = None,
     ) -> None:
         self._hub_id = hub_id
+        #: Receives each downlink payload on the event loop (see hub.downlink).
+        self._on_down = on_down
         self._host = host
         self._port = port
         self._key = key
@@ -203,6 +206,8 @@ class Uplink:
             return
         client.publish(topic_status(self._hub_id), STATUS_ONLINE, qos=1, retain=True)
         client.subscribe(topic_ack(self._hub_id), qos=1)
+        if self._on_down is not None:
+            client.subscribe(topic_down(self._hub_id), qos=1)
         self._to_loop(self._on_connected)
 
     def _mqtt_disconnected(
@@ -211,6 +216,9 @@ class Uplink:
         self._to_loop(self._on_disconnected)
 
     def _mqtt_message(self, client: mqtt.Client, userdata: Any, message: Any) -> None:
+        if message.topic == topic_down(self._hub_id) and self._on_down is not None:
+            self._to_loop(self._on_down, bytes(message.payload))
+            return
         if message.topic != topic_ack(self._hub_id):
             return
         seqs = parse_app_ack(message.payload)

@@ -21,11 +21,12 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from privacy.audit import AuditLog
+from privacy.audit import MAX_FIELD, AuditAction, AuditLog
 from privacy.chain import GENESIS, Link, VerifyResult, link_hash, verify_links
 from privacy.consent import (
     ConsentError,
     ConsentPolicy,
+    ConsentRecord,
     ConsentStatus,
     Rejection,
     SignedConsent,
@@ -183,3 +184,17 @@ class ConsentLedger:
 def _body(seq: int, signed_json: str, prev: str) -> dict[str, Any]:
     """The hashed body: the exact signed JSON text, chained to its predecessor."""
     return {"seq": seq, "signed": signed_json, "prev_hash": prev}
+
+
+def audit_consent(audit: AuditLog, record: ConsentRecord, action: AuditAction, detail: str) -> None:
+    """Audit a grant, withdrawal or refusal of one consent record, as hub and community both
+    must: the resident is the actor, the record's purpose and basis are the entry's."""
+    audit.append(
+        actor=record.subject,
+        role="resident",
+        purpose=str(record.purpose),
+        legal_basis=str(record.legal_basis),
+        action=action,
+        record_ids=[f"{record.consent_id}#{record.revision}"],
+        detail=detail[:MAX_FIELD],
+    )

@@ -92,6 +92,17 @@ EVENT_CATEGORY: Final[dict[str, Category]] = {
     "end_of_service": Category.DEVICE_HEALTH,
     "tamper": Category.DEVICE_HEALTH,
     "self_test": Category.DEVICE_HEALTH,
+    # Community field devices (charging shed, elevator, fire lanes): safety alarms like a home's.
+    "charger_overtemperature": Category.SAFETY_ALARMS,
+    "charger_overpower": Category.SAFETY_ALARMS,
+    "charger_abnormal_load": Category.SAFETY_ALARMS,
+    "charge_too_long": Category.SAFETY_ALARMS,
+    "charging_shed_smoke": Category.SAFETY_ALARMS,
+    "charger_command_unacknowledged": Category.SAFETY_ALARMS,
+    "elevator_ebike": Category.SAFETY_ALARMS,
+    "fire_lane_obstructed": Category.SAFETY_ALARMS,
+    "hub_offline": Category.DEVICE_HEALTH,
+    "charge_session_ended": Category.DEVICE_HEALTH,
 }
 
 

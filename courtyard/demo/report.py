@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from courtyard.demo.consent import withheld_events
 from courtyard.demo.stats import summary
 from devices.catalog import EventType, is_alarm
 
@@ -69,6 +70,7 @@ def delivered_alarms(community: Community) -> Counter[AlarmKey]:
 
 def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) -> dict[str, Any]:
     injected = injected_alarms(community)
+    withheld = withheld_events(community)
     delivered = delivered_alarms(community)
     raised_injected = {k for k in injected if k[3]}
     raised_delivered = {k for k in delivered if k[3]}
@@ -84,7 +86,8 @@ def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) ->
         "alarm_events_injected": len(injected),
         "alarm_events_delivered": len(set(injected) & set(delivered)),
         "duplicates": duplicates,
-        "lost": len(set(injected) - set(delivered)),
+        "withheld_by_consent": len(set(injected) & withheld),
+        "lost": len(set(injected) - set(delivered) - withheld),
         "unexpected": len(set(delivered) - set(injected)),
         "latency_ms": summary(list(monitor.latencies_ms.values())),
         "latency_definition": "device event timestamp to the alarm push received by a dashboard "
@@ -99,6 +102,7 @@ def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) ->
             "device_heartbeat_s": timing.device_heartbeat_s,
             "hub_heartbeat_s": timing.hub_heartbeat_s,
         },
+        "privacy": community.consents.report(community),
         "alarms": [{k: a.get(k) for k in _REPORTED_ALARM_FIELDS} for a in alarms],
     }
 

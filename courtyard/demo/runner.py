@@ -22,6 +22,13 @@ from community import CommunityConfig, CommunityServer
 from courtyard.broker import Broker
 from courtyard.demo import staff
 from courtyard.demo.accounts import BrokerAccounts
+from courtyard.demo.consent import (
+    CONSENT_STEPS,
+    ConsentStep,
+    DemoConsents,
+    receipt_id,
+    resident_id,
+)
 from courtyard.demo.escalation import write_rules
 from courtyard.demo.layout import HOME_DEVICES, Home, homes
 from courtyard.demo.monitor import AlarmMonitor
@@ -95,6 +102,7 @@ class Community:
     #: Events the hubs raised themselves (supervision's device_offline), as the report's origin.
     hub_raised: list[Event] = field(default_factory=list)
     new_devices: list[NewDevice] = field(default_factory=list)
+    consents: DemoConsents = field(default_factory=DemoConsents)
 
     def record_hub_event(self, fired: BusEvent[DeviceEventFired]) -> None:
         if fired.data.origin is Origin.HUB:
@@ -124,6 +132,7 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
             hub_offline_after_s=timing.hub_heartbeat_s * 3,
             escalation_file=write_rules(data_dir / "escalation.json", timing.escalation_scale),
             cap_utc_offset_min=480,
+            consent="enforce",
         )
     )
     community = Community(broker=broker, server=server, homes=homes(options.homes))
@@ -142,12 +151,16 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
                 hub_id=home.hub_id,
                 home_id=home.home_id,
                 data_dir=hub_dir,
+                consent="enforce",
+                resident_id=resident_id(home.home_id),
                 mqtt_host="127.0.0.1",
                 mqtt_port=broker.port,
                 mqtt_password=password,
                 supervision_scale=timing.supervision_scale,
                 heartbeat_s=timing.hub_heartbeat_s,
                 ack_timeout_s=2.0,
+                # Enrollment also hands the hub the key its community signs commands with.
+                community_public_key_hex=server.community_public_key_hex,
                 # Residents pair new devices in the first home of an interactive demo.
                 discovery=not options.headless and home.index == 0,
             )
@@ -157,6 +170,7 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
 
     await server.start()
     await asyncio.gather(*(hub.start() for hub in community.hubs.values()))
+    await community.consents.enroll(community)
 
     for home in community.homes:
         hub = community.hubs[home.hub_id]
@@ -199,11 +213,18 @@ async def _stop(community: Community) -> None:
 
 async def _play(community: Community, options: DemoOptions, started: float) -> None:
     """Play the device timeline and, headless, the scripted staff, in time order."""
-    steps: list[Step | StaffStep] = [*TIMELINE, *(STAFF if options.headless else ())]
+    steps: list[Step | StaffStep | ConsentStep] = [
+        *TIMELINE,
+        *CONSENT_STEPS,
+        *(STAFF if options.headless else ()),
+    ]
     for step in sorted(steps, key=lambda s: s.at):
         await asyncio.sleep(max(0.0, started + step.at * options.duration - time.monotonic()))
         if isinstance(step, Step):
             _act(community, step, options.duration)
+        elif isinstance(step, ConsentStep):
+            home_id = await community.consents.apply(community, step)
+            _say(f"  >> {home_id:>7}  {step.says}")
         else:
             base = f"http://127.0.0.1:{community.server.http_port}"
             count = await staff.act(base, community.server.manager_token, step.action)
@@ -279,6 +300,11 @@ async def run_demo(options: DemoOptions) -> int:
         await _play(community, options, started)
         await asyncio.sleep(max(0.0, started + options.duration - time.monotonic()))
         await _drain(community, within_s=20)
+        receipt = community.consents.erase(community)
+        _say(
+            f"  >> {receipt.resident_id:>7}  erased at the hub (data key destroyed); "
+            f"deletion receipt {receipt_id(receipt)}"
+        )
         await monitor.settle(community.server, within_s=10)
         if options.report is not None:
             report = build_report(community, monitor, timing)

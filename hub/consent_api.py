@@ -1,0 +1,144 @@
+"""The resident's privacy API on the hub: what is shared, grant or withdraw, export, erase.
+
+Everything here needs the hub's admin token (the resident's own login, see ``hub.api``).
+Granting and withdrawing are the same single step, ``POST /api/privacy/consent`` with a
+consent record the resident signed on their own device: the hub never signs on a resident's
+behalf. Refusals are a 400 with a one-line reason; nothing changes.
+
+- ``GET  /api/privacy``          consents in force, what was withheld, emergency overrides used
+- ``POST /api/privacy/resident`` ``{"subject", "public_key_pem"}``: trust a resident's key
+- ``POST /api/privacy/consent``  a signed grant or withdrawal (``SignedConsent`` JSON)
+- ``GET  /api/privacy/export``   everything the hub holds about the resident, as JSON
+- ``POST /api/privacy/erase``    crypto-shred the resident's data; the signed deletion receipt
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hub.api import Handler
+from hub.consent_gate import ConsentGate
+from hub.registry import DeviceRecord
+from hub.web.auth import is_admin
+from privacy.audit import AuditAction
+from privacy.consent import ConsentError, SignedConsent
+from privacy.encoding import EncodingError, loads_strict
+
+MAX_BODY = 64 * 1024
+
+
+class HubData(Protocol):
+    def devices(self) -> list[DeviceRecord]: ...
+
+    def recent_events(self, device_id: str, limit: int = 5) -> list[dict[str, Any]]: ...
+
+
+def _bad(reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=400)
+
+
+async def _json(request: web.Request) -> Any:
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ValueError("body too large")
+    try:
+        return loads_strict(raw.decode("utf-8"))
+    except (UnicodeDecodeError, EncodingError, ValueError):
+        raise ValueError("body is not JSON") from None
+
+
+def add_privacy_routes(
+    app: web.Application, gate: ConsentGate, hub: HubData, admin_token: Callable[[], str]
+) -> None:
+    def require_admin(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if not is_admin(request, admin_token()):
+                raise web.HTTPUnauthorized(
+                    text="admin token required", headers={"WWW-Authenticate": "Bearer"}
+                )
+            return await handler(request)
+
+        return guarded
+
+    def overrides() -> list[dict[str, Any]]:
+        return [
+            {"at": e.at, "to": e.actor, "what": e.detail}
+            for e in gate.audit.entries()
+            if e.action == AuditAction.OVERRIDE
+        ]
+
+    async def summary(request: web.Request) -> web.StreamResponse:
+        policy = gate.policy()
+        counts = gate.counts()
+        return web.json_response(
+            {
+                "mode": str(gate.mode),
+                "resident": gate.subject,
+                "consents": [r.to_dict() for r in policy.current()],
+                "rejected": [
+                    {"consent_id": r.consent_id, "reason": r.reason} for r in policy.rejected
+                ],
+                "withheld": counts.withheld,
+                "shared_by_consent": counts.disclosed,
+                "overrides": overrides(),
+            }
+        )
+
+    async def resident(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json(request)
+            subject, pem = body["subject"], body["public_key_pem"]
+            key = serialization.load_pem_public_key(str(pem).encode())
+            if not isinstance(key, Ed25519PublicKey):
+                return _bad("a resident key must be an Ed25519 public key")
+            key_id = gate.register_resident(str(subject), key)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _bad(f"cannot register the resident: {exc}")
+        return web.json_response({"subject": subject, "key_id": key_id})
+
+    async def consent(request: web.Request) -> web.StreamResponse:
+        try:
+            signed = SignedConsent.from_dict(await _json(request))
+            seq = gate.record(signed)
+        except ConsentError as exc:
+            return _bad(str(exc))
+        except ValueError as exc:
+            return _bad(str(exc))
+        record = signed.record
+        return web.json_response(
+            {"seq": seq, "consent_id": record.consent_id, "status": str(record.status)}
+        )
+
+    async def export(request: web.Request) -> web.StreamResponse:
+        events = {d.device_id: hub.recent_events(d.device_id, 1000) for d in hub.devices()}
+        body = {
+            "resident": gate.subject,
+            "home": gate.home_id,
+            "consents": [s.to_dict() for s in gate.signed_records()],
+            "events": events,
+            "audit": [e.body() for e in gate.audit.entries()],
+        }
+        return web.Response(
+            text=json.dumps(body, ensure_ascii=False, indent=1),
+            content_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="my-data.json"'},
+        )
+
+    async def erase(request: web.Request) -> web.StreamResponse:
+        try:
+            receipt = gate.erase()
+        except ValueError as exc:
+            return _bad(str(exc))
+        return web.json_response(receipt.to_dict())
+
+    app.router.add_get("/api/privacy", require_admin(summary))
+    app.router.add_post("/api/privacy/resident", require_admin(resident))
+    app.router.add_post("/api/privacy/consent", require_admin(consent))
+    app.router.add_get("/api/privacy/export", require_admin(export))
+    app.router.add_post("/api/privacy/erase", require_admin(erase))

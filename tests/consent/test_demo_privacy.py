@@ -1,0 +1,93 @@
+"""The demo with consent enforced, and a scan of the raw bytes of every database it left.
+
+Some residents share falls with family only (the community learns of a fall under the
+emergency override alone), one withdraws consent mid-run, one is erased at the end: every
+alarm still reaches responders, and no database holds a fall's confidence in plaintext.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.keys import load_or_create_hub_key
+from privacy.atrest import DeletionReceipt, KeyStore, ShreddedError, read_kek_file, verify_receipt
+from privacy.audit import verify_file
+
+#: A fall's confidence as any plaintext store would hold it (event JSON, payload JSON).
+PLAINTEXT_CONFIDENCE = re.compile(rb'confidence"?\s*[:=]\s*[0-9]')
+
+
+@pytest.mark.timeout(180)
+def test_demo_enforces_consent_and_leaves_no_sensitive_plaintext(tmp_path: Path) -> None:
+    report_file, data_dir = tmp_path / "r.json", tmp_path / "data"
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "courtyard.cli", "demo", "--headless", "--homes", "7",
+            "--duration", "14", "--report", str(report_file), "--data-dir", str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(report_file.read_text())
+    privacy = report["privacy"]
+    assert report["lost"] == 0 and report["alarms_delivered"] == report["alarms_injected"]
+    assert privacy["hub_consent"] == privacy["community_consent"] == "enforce"
+    withdrawn = privacy["withdrawn"]
+    assert len(withdrawn) == 1 and "withdraws consent" in run.stdout
+    # The withdrawn home's telemetry stayed home; its emergency call still got through.
+    assert sum(privacy["homes"][withdrawn[0]]["withheld"].values()) >= 1
+    assert privacy["homes"][withdrawn[0]]["overrides"] >= 1
+    # Falls (sensitive, never in the duty consent) reached the board under the override only,
+    # without the resident's device name.
+    falls = [a for a in report["alarms"] if a["kind"] == "fall_detected"]
+    assert falls and all(a["device_name"] == "fall_detector" for a in falls)
+    assert privacy["overrides_used"] >= len(falls)
+    erasure = privacy["erasure"]
+    assert erasure["receipt_id"] in run.stdout
+
+    databases = sorted(p for p in data_dir.rglob("*") if re.search(r"\.db(-wal|-shm)?$", p.name))
+    assert len(databases) >= 7 * 4  # hub, audit, consent, keys per home, and more
+    for path in databases:
+        assert not PLAINTEXT_CONFIDENCE.search(path.read_bytes()), path
+    # ...though the falls did carry a confidence: it rests only as ciphertext at the hub.
+    sealed = 0
+    for hub in _hubs(data_dir):
+        with sqlite3.connect(data_dir / "hubs" / hub / "hub.db") as db:
+            rows = db.execute("SELECT data FROM event_log WHERE event = 'fall_detected'")
+            sealed += sum("sealed_at_rest" in str(r[0]) for r in rows)
+    assert sealed >= len(falls)
+    # Pseudonymous resident ids live in the consent ledger and audit log, never in the
+    # operational stores the duty staff read.
+    for name in ("community/community.db", *(f"hubs/{h}/hub.db" for h in _hubs(data_dir))):
+        raw = (data_dir / name).read_bytes()
+        assert b"r-1-" not in raw, name
+    for audit in data_dir.rglob("audit.db"):
+        assert verify_file(audit).ok, audit
+
+    # Erasure: the receipt verifies with the hub's key, and the key store cannot decrypt.
+    erased_hub = data_dir / "hubs" / f"hub-{erasure['home']}"
+    hub_key = load_or_create_hub_key(erased_hub / "hub_key.pem")  # exists: only loaded
+    receipt = DeletionReceipt.from_dict(erasure["receipt"])
+    verify_receipt(receipt, hub_key.public_key())
+    with (
+        KeyStore(
+            erased_hub / "keys.db",
+            read_kek_file(erased_hub / "kek.key"),
+            hub_key,
+        ) as keys,
+        pytest.raises(ShreddedError),
+    ):
+        keys.encrypt(receipt.resident_id, b"x", "probe")
+
+
+def _hubs(data_dir: Path) -> list[str]:
+    return sorted(p.name for p in (data_dir / "hubs").iterdir() if p.is_dir())
