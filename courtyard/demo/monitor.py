@@ -89,6 +89,8 @@ class AlarmMonitor:
         status = alarm["status"] + (" ack" if alarm.get("acknowledged") else " unack")
         if alarm.get("count", 1) > 1:
             status += f" x{alarm['count']}"
+        if alarm.get("escalation_tier"):
+            status += f" tier {alarm['escalation_tier']}"
         age = max(0.0, (now_ms - float(alarm.get("event_ts") or now_ms)) / 1000)
         self._say(
             f"{_SEVERITY_MARK.get(alarm['severity'], '   ')} {age:5.1f}s  {alarm['home_id']:<7} "
