@@ -283,7 +283,12 @@ async def run_demo(options: DemoOptions) -> int:
         f"timeline of {options.duration:.0f} s"
     )
     _say(f"  {timing.describe()}")
-    community = await _start(options, data_dir, timing)
+    try:
+        community = await _start(options, data_dir, timing)
+    except BaseException:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+        raise
     monitor = AlarmMonitor(
         f"http://127.0.0.1:{community.server.http_port}", community.server.manager_token, _say
     )
