@@ -5,7 +5,8 @@ Granting and withdrawing are the same single step, ``POST /api/privacy/consent``
 consent record the resident signed on their own device: the hub never signs on a resident's
 behalf. Refusals are a 400 with a one-line reason; nothing changes.
 
-- ``GET  /api/privacy``          consents in force, what was withheld, emergency overrides used
+- ``GET  /api/privacy``          consents in force, what was withheld, emergency overrides used,
+  and the data categories a consent may name (for the resident page)
 - ``POST /api/privacy/resident`` ``{"subject", "public_key_pem"}``: trust a resident's key
 - ``POST /api/privacy/consent``  a signed grant or withdrawal (``SignedConsent`` JSON)
 - ``GET  /api/privacy/export``   everything the hub holds about the resident, as JSON
@@ -29,6 +30,7 @@ from hub.web.auth import is_admin
 from privacy.audit import AuditAction
 from privacy.consent import ConsentError, SignedConsent
 from privacy.encoding import EncodingError, loads_strict
+from privacy.vocabulary import CATEGORY_FIELDS, SENSITIVE, Category
 
 MAX_BODY = 64 * 1024
 
@@ -68,7 +70,7 @@ def add_privacy_routes(
 
     def overrides() -> list[dict[str, Any]]:
         return [
-            {"at": e.at, "to": e.actor, "what": e.detail}
+            {"at": e.at, "to": e.actor, "what": e.detail, "event_ref": e.context_id}
             for e in gate.audit.entries()
             if e.action == AuditAction.OVERRIDE
         ]
@@ -80,6 +82,11 @@ def add_privacy_routes(
             {
                 "mode": str(gate.mode),
                 "resident": gate.subject,
+                "home": gate.home_id,
+                "categories": {
+                    str(c): {"sensitive": c in SENSITIVE, "fields": sorted(CATEGORY_FIELDS[c])}
+                    for c in Category
+                },
                 "consents": [r.to_dict() for r in policy.current()],
                 "rejected": [
                     {"consent_id": r.consent_id, "reason": r.reason} for r in policy.rejected

@@ -27,6 +27,7 @@ STATIC_FILES: Final = {
     "app.js": "application/javascript",
     "app.css": "text/css",
     "i18n.js": "application/javascript",
+    "privacy.js": "application/javascript",
 }
 CSP: Final = (
     "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"

@@ -16,6 +16,7 @@
   let lang = pickLanguage();
   let pairing = null;
   let snackTimer = null;
+  let privacy = null;
 
   function pickLanguage() {
     const saved = localStorage.getItem("courtyard.lang");
@@ -72,6 +73,17 @@
   function render() {
     renderDevices();
     renderDiscovered();
+    if (privacy) privacy.render();
+  }
+
+  function showTab(name) {
+    for (const tab of document.querySelectorAll(".tab")) {
+      if (tab.dataset.tab === name) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+    $("#page-home").hidden = name !== "home";
+    $("#page-privacy").hidden = name !== "privacy";
+    if (name === "privacy") privacy.load();
   }
 
   function renderDevices() {
@@ -336,8 +348,18 @@
     localStorage.setItem("courtyard.lang", lang);
     applyLanguage();
   });
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => {
+      history.replaceState(null, "", tab.dataset.tab === "home" ? "/" : `#${tab.dataset.tab}`);
+      showTab(tab.dataset.tab);
+    });
+  }
   $("#pair-form").addEventListener("submit", submitPairing);
   $("#pair-cancel").addEventListener("click", () => { pairing = null; $("#pair-dialog").close(); });
+  privacy = window.CourtyardPrivacy({
+    t, api, locale: () => (lang === "zh" ? "zh-CN" : "en-GB"),
+  });
   applyLanguage();
+  showTab(location.hash === "#privacy" ? "privacy" : "home");
   connect();
 })();
