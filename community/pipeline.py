@@ -22,6 +22,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from community.clock import Clock, now_ms
+from community.field_engine import FieldEngine
 from community.store import HubChange, Store
 from devices.messages import InteropError
 from devices.uplink import TOPIC_ROOT, UplinkRecord, decode_record
@@ -72,12 +73,15 @@ class Pipeline:
         lookup: Callable[[str], Ed25519PublicKey | None],
         clock: Clock = now_ms,
         consent: Callable[[UplinkRecord], str | None] | None = None,
+        field: FieldEngine | None = None,
     ) -> None:
         self._store = store
         self._lookup = lookup
         self._clock = clock
         #: Why a record may not be stored for lack of consent (None: it may).
         self._consent = consent or (lambda record: None)
+        #: The field-device safety rules, applied to every newly stored record.
+        self._field = field
 
     def handle_up(self, topic: str, payload: bytes) -> Outcome:
         """Verify, decode and store one uplink record; never raises for bad input."""
@@ -105,11 +109,18 @@ class Pipeline:
         if persisted.conflicting:
             log.warning("hub %s reused key %s for a different record", record.hub_id, record.key)
         verdict = Verdict.DUPLICATE if persisted.duplicate else Verdict.STORED
+        alarms = persisted.alarms
+        if self._field is not None and not persisted.duplicate:
+            try:
+                alarms = (*alarms, *self._field.observe(record, self._clock()))
+            except Exception:
+                # The record is stored and is acknowledged; the next one re-evaluates the rules.
+                log.exception("field rules failed on %s", record.key)
         return Outcome(
             verdict,
             hub_id=record.hub_id,
             seq=record.seq,
-            alarms=persisted.alarms,
+            alarms=alarms,
             hub=persisted.hub,
         )
 

@@ -13,6 +13,7 @@ so they see every change in the transaction that makes it, however it was made.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -38,6 +39,8 @@ from community.credentials import (
 )
 from community.escalation import EscalationEngine
 from community.escalation_rules import load_rules
+from community.field_engine import FieldEngine
+from community.field_rules import FieldRules
 from community.ingest import MqttIngest
 from community.live import LiveFeed
 from community.notify import Notifier
@@ -56,11 +59,19 @@ DB_FILE: Final = "community.db"
 TOKEN_FILE: Final = "manager.token"  # noqa: S105 - a file name, not a secret
 #: The read-only token of the CAP feed, for city platforms (it can read nothing else).
 CAP_TOKEN_FILE: Final = "cap.token"  # noqa: S105 - a file name, not a secret
+#: How often duration rules are checked without news (seconds).
+FIELD_POLL_S: Final = 0.5
 _T = TypeVar("_T")
 
 
 class CommunityServer:
-    def __init__(self, config: CommunityConfig, *, clock: Clock = now_ms) -> None:
+    def __init__(
+        self,
+        config: CommunityConfig,
+        *,
+        clock: Clock = now_ms,
+        field_rules: FieldRules | None = None,
+    ) -> None:
         """Raises ValueError for an unusable configuration (escalation table, targets, CAP)."""
         self._config = config
         self._clock = clock
@@ -94,7 +105,11 @@ class CommunityServer:
         }
         self._feed = LiveFeed()
         self.consent = ConsentCheck(config.data_dir, mode=config.consent, home_of=self._home_of)
-        self._pipeline = Pipeline(self._store, self._keys.get, clock, self.consent.check)
+        #: Safety rules for field devices: charging ports, the shed, fire lanes.
+        self.field = FieldEngine(self._store, field_rules)
+        self._pipeline = Pipeline(
+            self._store, self._keys.get, clock, self.consent.check, field=self.field
+        )
         self._ingest = MqttIngest(
             config, self._pipeline, self._write, self._publish, self._publish_hub
         )
@@ -107,7 +122,10 @@ class CommunityServer:
             write=self._write,
             publish=self._ingest.publish,
             clock=clock,
+            on_unacknowledged=lambda row: self._field_wake.set(),
         )
+        self._field_wake = asyncio.Event()
+        self._field_task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._runner: web.AppRunner | None = None
         self._presence: asyncio.Task[None] | None = None
@@ -131,11 +149,16 @@ class CommunityServer:
         await self._escalation.start(self._write, self._escalated)
         await self._ingest.start()
         await self.commands.start()
+        self._field_task = asyncio.create_task(self._watch_field(), name="community-field")
         self._presence = asyncio.create_task(self._watch_presence(), name="community-presence")
         log.info("community %s serving on port %d", self._config.community_id, self._port)
 
     async def stop(self) -> None:
         log.info("community %s stopping; since start: %s", self._config.community_id, self.stats())
+        if self._field_task is not None:
+            self._field_task.cancel()
+            await asyncio.gather(self._field_task, return_exceptions=True)
+            self._field_task = None
         await self.commands.stop()
         await self._ingest.stop()
         if self._presence is not None:
@@ -162,6 +185,7 @@ class CommunityServer:
 
     def _publish(self, outcome: Outcome) -> None:
         self._alarms_changed(outcome.alarms)
+        self._field_wake.set()
         if outcome.hub is not None:
             self._feed.hub(outcome.hub)
 
@@ -181,6 +205,32 @@ class CommunityServer:
         for alarm in alarms:
             self._feed.alarm(alarm)
         self._notifier.wake()
+
+    async def _watch_field(self) -> None:
+        """Fire duration rules that came due, alarm unacknowledged cuts, book asked-for cuts."""
+        while True:
+            try:
+                await self._field_round()
+            except Exception:
+                log.exception("field rules round failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FIELD_POLL_S):
+                    await self._field_wake.wait()
+            self._field_wake.clear()
+
+    async def _field_round(self) -> None:
+        alarms = await self._write(self.field.tick, self._clock())
+        self._alarms_changed(tuple(alarms))
+        for cut in await self._write(self.field.unbooked):
+            try:
+                command_id = await self.commands.send(
+                    cut.hub_id, cut.device_id, "port_cut", {"reason": cut.reason}
+                )
+            except ValueError as exc:
+                log.warning("could not cut %s (%s): %s", cut.device_id, cut.reason, exc)
+                continue
+            await self._write(self.field.booked, cut, command_id)
+            log.info("cut %s (%s): command %s", cut.device_id, cut.reason, command_id)
 
     async def _watch_presence(self) -> None:
         """A hub that stops heartbeating is offline, even if its last will never arrived; one
@@ -323,7 +373,11 @@ class CommunityServer:
     def alarms(self, **filters: object) -> list[dict[str, Any]]:
         """Alarms as ``GET /api/alarms`` returns them; raises ValueError for bad filters."""
         alarms, _ = self._store.query_alarms(parse_alarm_query(filters))
-        return alarms
+        return [self._with_command(alarm) for alarm in alarms]
+
+    def _with_command(self, alarm: dict[str, Any]) -> dict[str, Any]:
+        """The alarm with ``command_status`` of the cut it sent (None if it sent none)."""
+        return {**alarm, "command_status": self.field.command_status(int(alarm["id"]))}
 
     def events(self) -> list[dict[str, Any]]:
         """Every stored device event (key, hub, home, device, event, active, device_seq, ts)."""
@@ -358,7 +412,8 @@ class CommunityServer:
         }
 
     async def list_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]:
-        return await self._write(self._store.query_alarms, query)
+        alarms, total = await self._write(self._store.query_alarms, query)
+        return [self._with_command(alarm) for alarm in alarms], total
 
     def _alarm_detail(self, alarm_id: int) -> dict[str, Any] | None:
         alarm = self._store.alarm(alarm_id)
@@ -366,7 +421,7 @@ class CommunityServer:
             return None
         alarm["escalation"] = self._escalation.steps(alarm_id)
         alarm["notifications"] = self._notifier.deliveries(alarm_id)
-        return alarm
+        return self._with_command(alarm)
 
     async def get_alarm(self, alarm_id: int) -> dict[str, Any] | None:
         return await self._write(self._alarm_detail, alarm_id)

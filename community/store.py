@@ -533,6 +533,75 @@ class Store:
         self._history(db, alarm_id, HistoryAction.RAISED, SUPERVISION, now)
         return self._changed(db, None, {**row, "id": alarm_id}, now)
 
+    def raise_community_alarm(
+        self,
+        db: Database,
+        *,
+        hub_id: str,
+        device: Mapping[str, Any],
+        kind: str,
+        by: str,
+        now: int,
+        note: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Raise a community-decided alarm on a device, or count a repeat if it is active.
+
+        ``device`` carries device_id, and optionally device_name, device_kind, room. Returns
+        the alarm's view and whether it is new. Runs inside the caller's transaction.
+        """
+        active = self._one(
+            "SELECT * FROM alarms WHERE hub_id = ? AND device_id = ? AND kind = ?"
+            " AND status = 'active'",
+            [hub_id, device["device_id"], kind],
+        )
+        if active is not None:
+            changes = {"count": int(active["count"]) + 1, "last_event_at": iso(now)}
+            view = self.change_alarm(db, active, changes, HistoryAction.REPEATED, by, now, note)
+            return view, False
+        hub = self._one("SELECT * FROM hubs WHERE hub_id = ?", [hub_id]) or {}
+        severity = COMMUNITY_KINDS[kind]
+        row: dict[str, object] = {
+            "home_id": hub.get("home_id", ""),
+            "building": hub.get("building", ""),
+            "unit": hub.get("unit", ""),
+            "hub_id": hub_id,
+            "device_id": device["device_id"],
+            "device_name": device.get("device_name") or device["device_id"],
+            "device_kind": device.get("device_kind", ""),
+            "room": device.get("room", ""),
+            "kind": kind,
+            "severity": str(severity),
+            "severity_rank": severity_rank(severity),
+            "status": str(AlarmStatus.ACTIVE),
+            "acknowledged": 0,
+            "count": 1,
+            "raised_at": iso(now),
+            "last_event_at": iso(now),
+            "event_ts": now,
+            "updated_at": iso(now),
+            "handling": str(Handling.NEW),
+            "escalation_tier": 0,
+            "exercise": 0,
+        }
+        alarm_id = db.table("alarms").insert(row).last_rowid
+        assert alarm_id is not None
+        self._history(db, alarm_id, HistoryAction.RAISED, by, now, note=note)
+        return self._changed(db, None, {**row, "id": alarm_id}, now), True
+
+    def clear_community_alarm(
+        self, db: Database, *, hub_id: str, device_id: str, kind: str, by: str, now: int
+    ) -> dict[str, Any] | None:
+        """Clear the active community-decided alarm for a condition, if any."""
+        active = self._one(
+            "SELECT * FROM alarms WHERE hub_id = ? AND device_id = ? AND kind = ?"
+            " AND status = 'active'",
+            [hub_id, device_id, kind],
+        )
+        if active is None:
+            return None
+        changes = {"status": str(AlarmStatus.CLEARED), "cleared_at": iso(now), "cleared_by": by}
+        return self.change_alarm(db, active, changes, HistoryAction.CLEARED, by, now)
+
     def _hub_online(self, db: Database, hub: dict[str, Any], now: int) -> dict[str, Any] | None:
         """End the hub's outage and clear its trouble alarm (``cleared_by = "hub"``), if any."""
         db.table("hubs").update(hub["hub_id"], {"offline_since_ms": None, "offline_alarmed": 0})
