@@ -475,6 +475,9 @@ KINDS: dict[DeviceKind, KindSpec] = {
     )
 }
 
+_CONFIDENCE = FieldSpec(
+    "confidence", FieldType.NUMBER, "Detector confidence 0..1.", minimum=0, maximum=1
+)
 _MEASURE = FieldSpec(
     "value", FieldType.NUMBER, "The reading that triggered the event.", minimum=0, maximum=100
 )
@@ -510,15 +513,7 @@ EVENTS: dict[EventType, EventSpec] = {
             Priority.CRITICAL,
             "A person has fallen and not got up within the device's confirmation time.",
             kinds=(DeviceKind.FALL_DETECTOR,),
-            data=(
-                FieldSpec(
-                    "confidence",
-                    FieldType.NUMBER,
-                    "Detector confidence 0..1.",
-                    minimum=0,
-                    maximum=1,
-                ),
-            ),
+            data=(_CONFIDENCE,),
         ),
         EventSpec(
             EventType.EMERGENCY_CALL,
@@ -645,15 +640,7 @@ EVENTS: dict[EventType, EventSpec] = {
             Priority.ALERT,
             "An e-bike was detected in an elevator car (fire code forbids taking it upstairs).",
             kinds=(DeviceKind.ELEVATOR_CAMERA,),
-            data=(
-                FieldSpec(
-                    "confidence",
-                    FieldType.NUMBER,
-                    "Detector confidence 0..1.",
-                    minimum=0,
-                    maximum=1,
-                ),
-            ),
+            data=(_CONFIDENCE,),
         ),
         EventSpec(
             EventType.FIRE_LANE_OBSTRUCTED,
