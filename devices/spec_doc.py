@@ -21,6 +21,7 @@ from devices.catalog import (
     KINDS,
     MAX_MESSAGE_BYTES,
     SPEC_VERSION,
+    CommandName,
     DeviceKind,
     EventSpec,
     FieldSpec,
@@ -91,7 +92,14 @@ from devices.schema import (
     Schema,
     WireField,
 )
-from devices.uplink import TOPIC_ROOT, UPLINK_VERSION, encode_record
+from devices.uplink import (
+    DOWNLINK_VERSION,
+    TOPIC_ROOT,
+    UPLINK_VERSION,
+    DownlinkCommand,
+    encode_downlink,
+    encode_record,
+)
 
 #: Where the document lives, relative to the repository root.
 DOC_PATH: Final = "docs/interop-spec.md"
@@ -789,6 +797,13 @@ def _uplink() -> list[str]:
                 '`{"acked": [seq, ...]}`: records durably stored',
             ],
             [
+                _code(f"{TOPIC_ROOT}/{hub}/down"),
+                "community → hub",
+                "1",
+                "no",
+                "a signed envelope holding one downlink command (see [Downlink](#downlink))",
+            ],
+            [
                 _code(f"{TOPIC_ROOT}/{hub}/status"),
                 "hub → community",
                 "1",
@@ -804,8 +819,9 @@ def _uplink() -> list[str]:
         " Unacknowledged records are published again after 5 s and on every reconnect; the"
         " outbox survives restarts.",
         "- The outbox is bounded. When full, the oldest telemetry (info records that are not"
-        " events) is dropped first; events are never dropped for telemetry, and a hub full of"
-        " events refuses new ones with a logged error, never silently.",
+        " events) is dropped first; events are never dropped for telemetry. A hub whose outbox"
+        " is full of events does not acknowledge a device's next event (the device keeps it"
+        " and resends it), and logs an error: never silently.",
         "- The hub publishes a `hub_heartbeat` record every 30 s (by default).",
         "- The community subscribes to `up` and `status` of every hub with a persistent"
         " session. For each `up` message it opens the envelope with the hub's enrolled key,"
@@ -813,6 +829,51 @@ def _uplink() -> list[str]:
         " stores it in one transaction unless its key is already stored, and only then"
         " acknowledges it (MQTT PUBACK and the `ack` topic). A duplicate is acknowledged"
         " again but not processed again.",
+        "",
+    ]
+    return lines
+
+
+_DOWNLINK_EXAMPLE: Final = DownlinkCommand(
+    community_id="demo",
+    seq=12,
+    ts=1795289401123,
+    command_id="5f0c2b6e9a3d4f7e8b1c2d3e4f5a6b7c",
+    device_id="shed-1-port-3",
+    command=CommandName.PORT_CUT,
+    args={"reason": "overtemperature"},
+)
+
+
+def _downlink() -> list[str]:
+    """Community → hub commands: what a hub must check before it touches a device."""
+    lines = [
+        "## Downlink (community → hub)",
+        "",
+        "A community asks a hub to send a command to one of its devices (cutting a charging"
+        " port, holding an elevator's doors) with a downlink command inside an envelope signed"
+        " by the community's own Ed25519 key (the [signed envelope](#signed-envelope) above,"
+        " with the community as sender), published at QoS 1 on"
+        f" `{TOPIC_ROOT}/<hub_id>/down`.",
+        "",
+        f'UTF-8 JSON, `v` exactly `"{DOWNLINK_VERSION}"`, with `community_id`, `seq` (the'
+        " community's counter for that hub), `ts` (ms), `command_id` (the idempotency key),"
+        " `device_id`, `command` and `args`. The command, its `args` and the device id get"
+        " exactly the checks of a native `command` message (see [Commands](#commands)).",
+        "",
+    ]
+    lines += _json_block(encode_downlink(_DOWNLINK_EXAMPLE).decode())
+    lines += [
+        "- The hub refuses every downlink unless it was enrolled with its community's public"
+        " key, the envelope verifies against that key, and the envelope's sender equals"
+        " `community_id`.",
+        "- The hub records each `command_id` durably before asking the device, and executes"
+        " an id at most once: a repeat gets the stored result reported again; a command cut"
+        " off by a hub restart is reported as interrupted, never run again.",
+        "- The outcome goes up as an uplink record of kind `command_result` (priority"
+        " `alert`, never shed) with `command_id`, `ok` and `error`. The community resends a"
+        " command with the same `command_id` until it hears the result, and treats one still"
+        " unanswered after its deadline as failed.",
         "",
     ]
     return lines
@@ -937,6 +998,7 @@ SECTIONS: Final[tuple[Callable[[], list[str]], ...]] = (
     _errors,
     _uplink,
     _envelope,
+    _downlink,
     _limits,
     _gaps,
 )

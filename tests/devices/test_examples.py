@@ -13,7 +13,7 @@ from devices import examples, spec_doc
 from devices.catalog import KINDS
 from devices.generate import REPO_ROOT
 from devices.messages import MessageType, encode, parse_message
-from devices.uplink import decode_record, encode_record
+from devices.uplink import decode_downlink, decode_record, encode_record
 from privacy import envelope
 from tests.devices.support import schema_accepts, uplink_schema_accepts
 
@@ -81,12 +81,15 @@ def test_every_json_block_in_the_document_is_accepted_by_its_reader() -> None:
     lookup = {
         vector.sender: Ed25519PrivateKey.from_private_bytes(examples.TEST_KEY_SEED).public_key()
     }.get
-    seen = {"message": 0, "record": 0, "envelope": 0}
+    seen = {"message": 0, "record": 0, "envelope": 0, "downlink": 0}
     for block in blocks:
         obj = json.loads(block)
         if "alg" in obj:
             envelope.open_signed(block.encode(), lookup)
             seen["envelope"] += 1
+        elif "community_id" in obj:
+            decode_downlink(block.encode())
+            seen["downlink"] += 1
         elif "hub_id" in obj:
             decode_record(block.encode())
             assert uplink_schema_accepts(block)
@@ -96,3 +99,4 @@ def test_every_json_block_in_the_document_is_accepted_by_its_reader() -> None:
             assert schema_accepts(block)
             seen["message"] += 1
     assert seen["envelope"] == 1 and seen["record"] == 2 and seen["message"] > 15
+    assert seen["downlink"] == 1
