@@ -209,6 +209,21 @@ _EOS = FieldSpec(
     values=("normal", "expired"),
     matter="SmokeCoAlarm.EndOfServiceAlert",
 )
+#: Smoke readings shared by the home smoke alarm and the charging shed's detector.
+_SMOKE_STATE = FieldSpec(
+    "smoke_state",
+    FieldType.ENUM,
+    "Smoke level class.",
+    values=_LEVEL,
+    matter="SmokeCoAlarm.SmokeState",
+)
+_OBSCURATION = FieldSpec(
+    "obscuration_pct_per_m",
+    FieldType.NUMBER,
+    "Measured optical obscuration, percent per metre.",
+    minimum=0,
+    maximum=100,
+)
 _MUTED = FieldSpec(
     "muted", FieldType.BOOL, "The local sounder was silenced.", matter="SmokeCoAlarm.DeviceMuted"
 )
@@ -237,20 +252,8 @@ KINDS: dict[DeviceKind, KindSpec] = {
                     ),
                     matter="SmokeCoAlarm.ExpressedState",
                 ),
-                FieldSpec(
-                    "smoke_state",
-                    FieldType.ENUM,
-                    "Smoke level class.",
-                    values=_LEVEL,
-                    matter="SmokeCoAlarm.SmokeState",
-                ),
-                FieldSpec(
-                    "obscuration_pct_per_m",
-                    FieldType.NUMBER,
-                    "Measured optical obscuration, percent per metre.",
-                    minimum=0,
-                    maximum=100,
-                ),
+                _SMOKE_STATE,
+                _OBSCURATION,
                 FieldSpec(
                     "interconnect",
                     FieldType.BOOL,
@@ -425,20 +428,8 @@ KINDS: dict[DeviceKind, KindSpec] = {
             "Smoke detector in an e-bike charging shed (same readings as a smoke alarm).",
             supervision_s=600,
             state=(
-                FieldSpec(
-                    "smoke_state",
-                    FieldType.ENUM,
-                    "Smoke level class.",
-                    values=_LEVEL,
-                    matter="SmokeCoAlarm.SmokeState",
-                ),
-                FieldSpec(
-                    "obscuration_pct_per_m",
-                    FieldType.NUMBER,
-                    "Measured optical obscuration, percent per metre.",
-                    minimum=0,
-                    maximum=100,
-                ),
+                _SMOKE_STATE,
+                _OBSCURATION,
                 _TEST,
                 _FAULT,
                 _EOS,
