@@ -36,7 +36,7 @@ from devices.catalog import (
     event_allowed,
 )
 from devices.messages import DEVICE_ID_RE, MAX_INT, MAX_NUMBER, ErrorCode, MessageType
-from devices.uplink import UPLINK_VERSION, RecordKind
+from devices.uplink import UPLINK_VERSION, ReceiptStatus, RecordKind, RequestAction
 
 Schema = dict[str, Any]
 
@@ -251,7 +251,8 @@ UPLINK_FIELDS: Final[tuple[WireField, ...]] = (
     WireField(
         "kind",
         _enum(RecordKind),
-        "A device report, the hub's own heartbeat, or a downlink command's result.",
+        "A device report, the hub's own heartbeat, a downlink command's result, a"
+        " resident's request, or a notice receipt.",
     ),
     WireField(
         "priority",
@@ -293,6 +294,31 @@ UPLINK_FIELDS: Final[tuple[WireField, ...]] = (
         },
         "How a downlink command went: the device's ack (ok, error), or why there was none.",
         when=RecordKind.COMMAND_RESULT,
+    ),
+    WireField(
+        "request",
+        {
+            "type": "object",
+            "required": ["request_id", "action", "port_id"],
+            "properties": {
+                "request_id": DEVICE_ID,
+                "action": _enum(RequestAction),
+                "port_id": DEVICE_ID,
+            },
+        },
+        "A resident's request to start or stop charging on a port of the community's"
+        " charging shed; the community answers with a charging notice naming request_id.",
+        when=RecordKind.RESIDENT_REQUEST,
+    ),
+    WireField(
+        "receipt",
+        {
+            "type": "object",
+            "required": ["notice_id", "status"],
+            "properties": {"notice_id": DEVICE_ID, "status": _enum(ReceiptStatus)},
+        },
+        "A community notice reached the hub (delivered) or the resident read it (read).",
+        when=RecordKind.NOTICE_RECEIPT,
     ),
 )
 

@@ -94,12 +94,22 @@ from devices.schema import (
 )
 from devices.uplink import (
     DOWNLINK_VERSION,
+    MAX_SEALED_CIPHERTEXT,
+    MAX_SEALED_ENTRIES,
+    SEALED_NONCE_BYTES,
+    SEALED_WRAPPED_BYTES,
     TOPIC_ROOT,
     UPLINK_VERSION,
     DownlinkCommand,
+    DownlinkNotice,
+    NoticeCategory,
+    SealedEntry,
     encode_downlink,
+    encode_notice,
     encode_record,
 )
+from devices.uplink import ChargingCode as _ChargingCode
+from devices.uplink import Refusal as _Refusal
 
 #: Where the document lives, relative to the repository root.
 DOC_PATH: Final = "docs/interop-spec.md"
@@ -829,6 +839,11 @@ def _uplink() -> list[str]:
         " stores it in one transaction unless its key is already stored, and only then"
         " acknowledges it (MQTT PUBACK and the `ack` topic). A duplicate is acknowledged"
         " again but not processed again.",
+        "- A record with a new key must also be fresh: its `ts` at most 10 minutes ahead of"
+        " the community's clock and within its backlog window behind it (a week by default),"
+        " and its message's `seq` one the community never stored for that device (a device's"
+        " older report may still arrive after a newer alarm, since alarms go first). A stale"
+        " or replayed record is refused, stored nowhere, and acknowledged all the same.",
         "",
     ]
     return lines
@@ -874,6 +889,122 @@ def _downlink() -> list[str]:
         " `alert`, never shed) with `command_id`, `ok` and `error`. The community resends a"
         " command with the same `command_id` until it hears the result, and treats one still"
         " unanswered after its deadline as failed.",
+        "",
+    ]
+    return lines
+
+
+_NOTICE_EXAMPLE: Final = DownlinkNotice(
+    community_id="demo",
+    seq=7,
+    ts=1795289401123,
+    notice_id="9b2e4c1d7a3f4e8b9c0d1e2f3a4b5c6d",
+    category=NoticeCategory.CHARGING,
+    code=str(_ChargingCode.CUT),
+    params={"port": "shed-1-port-3", "port_name": "port 3", "reason": "overtemperature"},
+    title="Charging cut on port 3: overtemperature",
+)
+
+
+def _notices() -> list[str]:
+    """Community → home notices and the two resident records that go with them."""
+    lines = [
+        "## Notices and resident requests",
+        "",
+        "The community tells the residents of a home things on the same downlink topic, as a"
+        ' notice: the downlink body with `"type": "notice"` (a command has no `type`), signed'
+        " and verified exactly like a command. Fields: `v`, `type`, `community_id`, `seq`,"
+        " `ts`, `notice_id` (the idempotency key), `category` (`"
+        + "`, `".join(NoticeCategory)
+        + "`), `code` (what happened, an identifier a hub can translate), `params` (at most"
+        " 16 string values of at most 128 characters), `title` (at most 200 characters) and"
+        " `body` (at most 4000): the words to show when the hub has none of its own for"
+        " `code`.",
+        "",
+        "```text",
+        encode_notice(_NOTICE_EXAMPLE).decode(),
+        "```",
+        "",
+        "- The hub stores each `notice_id` once and answers every copy with an uplink record"
+        " of kind `notice_receipt` (`receipt`: `notice_id`, `status` `delivered`, or `read`"
+        " once the resident has read it). The community resends a notice until a receipt"
+        " arrives (skipping a hub it knows is offline), so a hub that was off gets it when it"
+        " returns, once; a receipt never moves a notice back.",
+        "- A resident asks for a charging session with an uplink record of kind"
+        " `resident_request` (`request`: `request_id`, `action` `start` or `stop`, `port_id`)."
+        " The community answers with a `charging` notice whose `params.request_id` names the"
+        " request. Charging codes: "
+        + ", ".join(f"`{c}`" for c in _ChargingCode)
+        + ". A `refused` notice's `params.reason` is one of "
+        + ", ".join(f"`{r}`" for r in _Refusal)
+        + "; `full`, `cut` and `ended` carry the reason the session ended (a `port_cut`"
+        " reason, or the port's `charge_session_ended` reason). Both records are `info` and,"
+        " like command results, never shed.",
+        "",
+    ]
+    return lines
+
+
+#: An illustrative entry: real bytes come from ``privacy.sealed_fields.seal_field``.
+_SEALED_EXAMPLE: Final = SealedEntry(
+    field="confidence",
+    recipient="family:li",
+    key_id="e3fc42e259ea8a9b",
+    suite="HPKE-X25519-SHA256-ChaCha20Poly1305",
+    wrapped=bytes(range(SEALED_WRAPPED_BYTES)),
+    nonce=bytes(range(SEALED_NONCE_BYTES)),
+    ciphertext=bytes(range(100, 120)),
+)
+
+
+def _sealed() -> list[str]:
+    """The optional ``sealed`` slot of a report: what a receiver checks, what it cannot."""
+    lines = [
+        "### Sealed fields",
+        "",
+        "A `report` record whose message is an `event` may carry `sealed`: a list of at most"
+        f" {MAX_SEALED_ENTRIES} entries, each one event data field encrypted for one recipient"
+        " (a family member, a care provider) whom the resident shares it with but not the"
+        " community. The field is absent from `message.data`; the event, its kind and `active`"
+        " stay in clear. The list is omitted when empty; a record without it is unchanged.",
+        "",
+    ]
+    lines += _table(
+        ("entry field", "value"),
+        (
+            ["`field`", "the event data field's name (`[a-z][a-z0-9_]{0,63}`)"],
+            ["`recipient`", "`role:name`, e.g. `family:li` (1 to 128 characters)"],
+            ["`key_id`", "the recipient's X25519 key id: 16 lowercase hex digits"],
+            ["`suite`", "`HPKE-X25519-SHA256-ChaCha20Poly1305`"],
+            [
+                "`wrapped`",
+                f"base64url, {SEALED_WRAPPED_BYTES} bytes: HPKE `enc` and the wrapped data key",
+            ],
+            ["`nonce`", f"base64url, {SEALED_NONCE_BYTES} bytes"],
+            [
+                "`ciphertext`",
+                f"base64url, 16 to {MAX_SEALED_CIPHERTEXT} bytes: the value's JSON and its tag",
+            ],
+        ),
+    )
+    lines += [
+        "Base64url is without `=` padding and must re-encode to itself. A receiver refuses"
+        " (`bad_field`) a slot on anything but an event report, an entry with other or missing"
+        " keys, a bad length, the same `field` for the same `recipient` twice, or a `field`"
+        " that also travels in clear. It cannot and does not decrypt: it stores the entries as"
+        ' they came and may show `field` and `recipient` ("sealed for family:li").',
+        "",
+        "The associated data binds each entry to its record: uplink `v`, `hub_id`, the"
+        " message's `device_id`, `event`, `seq` and `ts`, the hub's envelope key id and the"
+        " field name, and the wrap binds the recipient id and key id, so an entry moved to"
+        " another record, field or recipient does not open. The construction is in"
+        " `docs/privacy.md` (sealed fields).",
+        "",
+        "One entry of the list (illustrative bytes, so no example reader would open it):",
+        "",
+        "```text",
+        json.dumps(_SEALED_EXAMPLE.to_dict(), separators=(",", ":")),
+        "```",
         "",
     ]
     return lines
@@ -961,6 +1092,7 @@ def _limits() -> list[str]:
     ]
     rows += [
         ["`summary`", "at most 16 entries"],
+        ["`sealed`", f"at most {MAX_SEALED_ENTRIES} entries"],
         ["nesting", "no message needs more than 3 levels; receivers may refuse deep nesting"],
     ]
     lines += _table(("what", "limit"), rows)
@@ -997,8 +1129,10 @@ SECTIONS: Final[tuple[Callable[[], list[str]], ...]] = (
     _pairing,
     _errors,
     _uplink,
+    _sealed,
     _envelope,
     _downlink,
+    _notices,
     _limits,
     _gaps,
 )

@@ -11,7 +11,10 @@ reports how it went up as a ``command_result`` record.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeVar
@@ -65,6 +68,10 @@ class RecordKind(StrEnum):
     REPORT = "report"
     HUB_HEARTBEAT = "hub_heartbeat"
     COMMAND_RESULT = "command_result"
+    #: A resident asks the community for something (start/stop a charging session).
+    RESIDENT_REQUEST = "resident_request"
+    #: A hub confirms a community notice arrived, or that the resident read it.
+    NOTICE_RECEIPT = "notice_receipt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,57 @@ class DeviceInfo:
     room: str
 
 
+# --- the sealed slot: event data only named recipients can read --------------------------
+
+#: At most this many sealed entries in one record.
+MAX_SEALED_ENTRIES: Final = 16
+#: Largest ciphertext of one sealed field (the value's JSON plus the 16-byte tag).
+MAX_SEALED_CIPHERTEXT: Final = 4096
+#: HPKE ``enc`` (32 bytes) then the wrapped 32-byte data key and its 16-byte tag.
+SEALED_WRAPPED_BYTES: Final = 80
+SEALED_NONCE_BYTES: Final = 12
+_SEALED_KEYS: Final = frozenset(
+    {"field", "recipient", "key_id", "suite", "wrapped", "nonce", "ciphertext"}
+)
+_FIELD_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: Mirrors ``privacy.sealing.RECIPIENT_RE`` (devices/ imports nothing of ours).
+_RECIPIENT_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
+_KEY_ID_RE: Final = re.compile(r"[0-9a-f]{16}")
+_SUITE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class SealedEntry:
+    """One event data field sealed for one recipient; opaque to everyone else.
+
+    The hub moves a field the resident shares with ``recipient`` (a family member, a care
+    provider) but not with the community out of the clear message into an entry like this
+    one, built by ``privacy.sealed_fields``. Servers in between store and forward it without
+    being able to read it; ``field`` and ``recipient`` stay in clear so they can say what is
+    there and for whom. ``key_id`` names the recipient's X25519 key.
+    """
+
+    field: str
+    recipient: str
+    key_id: str
+    suite: str
+    wrapped: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "recipient": self.recipient,
+            "key_id": self.key_id,
+            "suite": self.suite,
+            "wrapped": _b64url(self.wrapped),
+            "nonce": _b64url(self.nonce),
+            "ciphertext": _b64url(self.ciphertext),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class UplinkRecord:
     """One outbox entry of a hub, as the community receives it."""
@@ -101,6 +159,12 @@ class UplinkRecord:
     summary: dict[str, int] | None = None
     #: For command results: the outcome of a downlink command.
     result: CommandOutcome | None = None
+    #: For event reports: data fields sealed for recipients other than the community.
+    sealed: tuple[SealedEntry, ...] = ()
+    #: For resident requests: what the resident asked for.
+    request: ResidentRequest | None = None
+    #: For notice receipts: which notice, delivered or read.
+    receipt: NoticeReceipt | None = None
 
     @property
     def key(self) -> str:
@@ -149,7 +213,7 @@ def command_result(hub_id: str, seq: int, ts: int, outcome: CommandOutcome) -> U
 
 def is_telemetry(record: UplinkRecord) -> bool:
     """Telemetry may be shed under pressure; alarms, trouble events and results never are."""
-    if isinstance(record.message, Event) or record.kind is RecordKind.COMMAND_RESULT:
+    if isinstance(record.message, Event) or record.kind in _NEVER_SHED:
         return False
     return PRIORITY_RANK[record.priority] >= PRIORITY_RANK[Priority.INFO]
 
@@ -181,6 +245,12 @@ def encode_record(record: UplinkRecord) -> bytes:
             "ok": record.result.ok,
             "error": record.result.error,
         }
+    if record.request is not None:
+        body["request"] = _request_json(record.request)
+    if record.receipt is not None:
+        body["receipt"] = _receipt_json(record.receipt)
+    if record.sealed:
+        body["sealed"] = [entry.to_dict() for entry in record.sealed]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -244,6 +314,8 @@ def decode_record(raw: bytes) -> UplinkRecord:
             priority=Priority.ALERT,
             result=_outcome(obj.get("result")),
         )
+    if kind in _RESIDENT_KINDS:
+        return _resident_record(obj, hub_id, seq, ts, kind)
     dev = obj.get("device")
     if not isinstance(dev, dict):
         raise _bad("'device' must be an object")
@@ -272,6 +344,66 @@ def decode_record(raw: bytes) -> UplinkRecord:
         priority=priority_of(message),
         device=info,
         message=message,
+        sealed=_sealed_slot(obj.get("sealed", []), message),
+    )
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64url(value: object, name: str) -> bytes:
+    """Strict base64url without padding: a text that does not re-encode to itself is refused."""
+    if not isinstance(value, str) or not _B64URL_RE.fullmatch(value):
+        raise _bad(f"'sealed[].{name}' must be base64url text without padding")
+    try:
+        data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise _bad(f"'sealed[].{name}' must be base64url text without padding") from None
+    if _b64url(data) != value:
+        raise _bad(f"'sealed[].{name}' is not canonical base64url")
+    return data
+
+
+def _sealed_slot(raw: object, message: Message) -> tuple[SealedEntry, ...]:
+    """The sealed entries of a report: bounded, well-formed, only on events, and never a
+    field the clear message also carries. Nothing is decrypted here."""
+    if not isinstance(raw, list) or len(raw) > MAX_SEALED_ENTRIES:
+        raise _bad(f"'sealed' must be a list of at most {MAX_SEALED_ENTRIES} entries")
+    if raw and not isinstance(message, Event):
+        raise _bad("'sealed' is allowed on event reports only")
+    entries = tuple(_sealed_entry(item) for item in raw)
+    pairs = {(e.field, e.recipient) for e in entries}
+    if len(pairs) != len(entries):
+        raise _bad("'sealed' holds the same field for the same recipient twice")
+    if isinstance(message, Event) and any(e.field in message.data for e in entries):
+        raise _bad("a sealed field must not also travel in clear")
+    return entries
+
+
+def _sealed_entry(item: object) -> SealedEntry:
+    if not isinstance(item, dict) or set(item) != _SEALED_KEYS:
+        raise _bad("each 'sealed' entry must have exactly " + ", ".join(sorted(_SEALED_KEYS)))
+    texts = (("field", _FIELD_RE), ("recipient", _RECIPIENT_RE), ("key_id", _KEY_ID_RE))
+    for name, pattern in (*texts, ("suite", _SUITE_RE)):
+        value = item[name]
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise _bad(f"'sealed[].{name}' is not valid")
+    wrapped = _unb64url(item["wrapped"], "wrapped")
+    nonce = _unb64url(item["nonce"], "nonce")
+    ciphertext = _unb64url(item["ciphertext"], "ciphertext")
+    if len(wrapped) != SEALED_WRAPPED_BYTES or len(nonce) != SEALED_NONCE_BYTES:
+        raise _bad("'sealed[].wrapped' or 'sealed[].nonce' has the wrong length")
+    if not 16 <= len(ciphertext) <= MAX_SEALED_CIPHERTEXT:
+        raise _bad(f"'sealed[].ciphertext' must be 16..{MAX_SEALED_CIPHERTEXT} bytes")
+    return SealedEntry(
+        field=item["field"],
+        recipient=item["recipient"],
+        key_id=item["key_id"],
+        suite=item["suite"],
+        wrapped=wrapped,
+        nonce=nonce,
+        ciphertext=ciphertext,
     )
 
 
@@ -367,3 +499,250 @@ def decode_downlink(raw: bytes) -> DownlinkCommand:
         command=message.command,
         args=dict(message.args),
     )
+
+
+# --- resident requests, notices and their receipts --------------------------------------------
+#
+# Two record kinds travel up for the resident: a ``resident_request`` (start or stop a charging
+# session on a port of the community's charging shed) and a ``notice_receipt`` (a notice reached
+# the hub, or the resident read it). One downlink form travels down beside commands: a
+# ``notice``, told apart from a command by ``"type": "notice"`` (a command has no ``type``).
+# A notice is idempotent by ``notice_id``: the community resends it until the hub's receipt
+# arrives, and the hub stores each id once and answers every copy with its current receipt.
+
+ID_LIMIT: Final = 64
+TITLE_LIMIT: Final = 200
+BODY_LIMIT: Final = 4000
+MAX_PARAMS: Final = 16
+PARAM_LIMIT: Final = 128
+
+
+class RequestAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+
+
+class ReceiptStatus(StrEnum):
+    """How far a notice got; a receipt never moves a notice backwards."""
+
+    DELIVERED = "delivered"
+    READ = "read"
+
+
+class ChargingCode(StrEnum):
+    """What a charging notice says. ``started``/``refused``/``stopped`` answer a request
+    (``params.request_id``); ``full``/``cut``/``ended`` report the port's own end."""
+
+    STARTED = "started"
+    REFUSED = "refused"
+    START_FAILED = "start_failed"
+    STOPPED = "stopped"
+    STOP_FAILED = "stop_failed"
+    FULL = "full"
+    CUT = "cut"
+    ENDED = "ended"
+
+
+class Refusal(StrEnum):
+    """Why the community refused a resident's charging request (``params.reason``)."""
+
+    UNKNOWN_HOME = "unknown_home"
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN_PORT = "unknown_port"
+    PORT_BUSY = "port_busy"
+    PORT_FAULT = "port_fault"
+    HOME_BUSY = "home_busy"
+    NOT_YOUR_SESSION = "not_your_session"
+    NO_SESSION = "no_session"
+
+
+class NoticeCategory(StrEnum):
+    """Charging notices answer the resident's own requests or report the port's rules;
+    property notices are the manager's announcements."""
+
+    CHARGING = "charging"
+    PROPERTY = "property"
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRequest:
+    """A resident's request; ``request_id`` comes back in the notice that answers it."""
+
+    request_id: str
+    action: RequestAction
+    port_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReceipt:
+    notice_id: str
+    status: ReceiptStatus
+
+
+_NEVER_SHED: Final = frozenset(
+    {RecordKind.COMMAND_RESULT, RecordKind.RESIDENT_REQUEST, RecordKind.NOTICE_RECEIPT}
+)
+_RESIDENT_KINDS: Final = frozenset({RecordKind.RESIDENT_REQUEST, RecordKind.NOTICE_RECEIPT})
+
+
+def resident_request(hub_id: str, seq: int, ts: int, request: ResidentRequest) -> UplinkRecord:
+    """The record carrying a resident's request (info priority, never shed)."""
+    return UplinkRecord(
+        hub_id=hub_id,
+        seq=seq,
+        ts=ts,
+        kind=RecordKind.RESIDENT_REQUEST,
+        priority=Priority.INFO,
+        request=request,
+    )
+
+
+def notice_receipt(hub_id: str, seq: int, ts: int, receipt: NoticeReceipt) -> UplinkRecord:
+    """The record confirming a notice was delivered or read (info priority, never shed)."""
+    return UplinkRecord(
+        hub_id=hub_id,
+        seq=seq,
+        ts=ts,
+        kind=RecordKind.NOTICE_RECEIPT,
+        priority=Priority.INFO,
+        receipt=receipt,
+    )
+
+
+def _request_json(request: ResidentRequest) -> dict[str, str]:
+    return {
+        "request_id": request.request_id,
+        "action": str(request.action),
+        "port_id": request.port_id,
+    }
+
+
+def _receipt_json(receipt: NoticeReceipt) -> dict[str, str]:
+    return {"notice_id": receipt.notice_id, "status": str(receipt.status)}
+
+
+def _ident(obj: dict[str, Any], key: str) -> str:
+    value = _text(obj, key, ID_LIMIT)
+    if not DEVICE_ID_RE.fullmatch(value):
+        raise _bad(f"'{key}' has invalid characters")
+    return value
+
+
+def _resident_record(
+    obj: dict[str, Any], hub_id: str, seq: int, ts: int, kind: RecordKind
+) -> UplinkRecord:
+    if kind is RecordKind.RESIDENT_REQUEST:
+        raw = obj.get("request")
+        if not isinstance(raw, dict):
+            raise _bad("'request' must be an object")
+        action = _member(RequestAction, raw.get("action"))
+        if action is None:
+            raise _bad("'request.action' must be one of " + ", ".join(RequestAction))
+        request = ResidentRequest(_ident(raw, "request_id"), action, _ident(raw, "port_id"))
+        return resident_request(hub_id, seq, ts, request)
+    raw = obj.get("receipt")
+    if not isinstance(raw, dict):
+        raise _bad("'receipt' must be an object")
+    status = _member(ReceiptStatus, raw.get("status"))
+    if status is None:
+        raise _bad("'receipt.status' must be one of " + ", ".join(ReceiptStatus))
+    return notice_receipt(hub_id, seq, ts, NoticeReceipt(_ident(raw, "notice_id"), status))
+
+
+NOTICE_TYPE: Final = "notice"
+
+
+@dataclass(frozen=True, slots=True)
+class DownlinkNotice:
+    """A notice for the residents of one home, signed by the community.
+
+    ``code`` names what happened (``started``, ``refused``, ``full``, ``cut`` ...) so a hub can
+    say it in the resident's language; ``params`` fill it in (``port``, ``reason``). ``title``
+    and ``body`` carry a manager's free text (property notices) and are the fallback wording.
+    """
+
+    community_id: str
+    seq: int
+    ts: int
+    notice_id: str
+    category: NoticeCategory
+    code: str
+    params: dict[str, str]
+    title: str = ""
+    body: str = ""
+
+
+def encode_notice(notice: DownlinkNotice) -> bytes:
+    """Compact UTF-8 JSON of a notice: the body the community signs."""
+    body = {
+        "v": DOWNLINK_VERSION,
+        "type": NOTICE_TYPE,
+        "community_id": notice.community_id,
+        "seq": notice.seq,
+        "ts": notice.ts,
+        "notice_id": notice.notice_id,
+        "category": str(notice.category),
+        "code": notice.code,
+        "params": notice.params,
+        "title": notice.title,
+        "body": notice.body,
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _free_text(obj: dict[str, Any], key: str, limit: int) -> str:
+    value = obj.get(key, "")
+    if not isinstance(value, str) or len(value) > limit or not is_unicode(value):
+        raise _bad(f"'{key}' must be a string of at most {limit} characters")
+    return value
+
+
+def _params(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict) or len(raw) > MAX_PARAMS:
+        raise _bad(f"'params' must be an object of at most {MAX_PARAMS} strings")
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not DEVICE_ID_RE.fullmatch(key):
+            raise _bad("'params' keys must be identifiers")
+        if not isinstance(value, str) or len(value) > PARAM_LIMIT or not is_unicode(value):
+            raise _bad(f"'params' values must be strings of at most {PARAM_LIMIT} characters")
+        out[key] = value
+    return out
+
+
+def decode_notice(raw: bytes) -> DownlinkNotice:
+    """Validate a notice from untrusted bytes; raises :class:`InteropError` only."""
+    obj = decode_json(raw)
+    if obj.get("v") != DOWNLINK_VERSION:
+        raise InteropError(
+            ErrorCode.UNSUPPORTED_VERSION, f"downlink 'v' must be {DOWNLINK_VERSION!r}"
+        )
+    if obj.get("type") != NOTICE_TYPE:
+        raise _bad(f"'type' must be {NOTICE_TYPE!r}")
+    seq, ts = obj.get("seq"), obj.get("ts")
+    for name, value in (("seq", seq), ("ts", ts)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+            raise _bad(f"'{name}' must be an integer in 0..2^53-1")
+    assert isinstance(seq, int) and isinstance(ts, int)
+    category = _member(NoticeCategory, obj.get("category"))
+    if category is None:
+        raise _bad("'category' must be one of " + ", ".join(NoticeCategory))
+    return DownlinkNotice(
+        community_id=_ident(obj, "community_id"),
+        seq=seq,
+        ts=ts,
+        notice_id=_ident(obj, "notice_id"),
+        category=category,
+        code=_ident(obj, "code"),
+        params=_params(obj.get("params", {})),
+        title=_free_text(obj, "title", TITLE_LIMIT),
+        body=_free_text(obj, "body", BODY_LIMIT),
+    )
+
+
+def decode_down(raw: bytes) -> DownlinkCommand | DownlinkNotice:
+    """A downlink body of either form: a notice if ``type`` is ``notice``, else a command."""
+    obj = decode_json(raw)
+    if obj.get("type") == NOTICE_TYPE:
+        return decode_notice(raw)
+    return decode_downlink(raw)

@@ -11,6 +11,11 @@ behalf. Refusals are a 400 with a one-line reason; nothing changes.
 - ``POST /api/privacy/consent``  a signed grant or withdrawal (``SignedConsent`` JSON)
 - ``GET  /api/privacy/export``   everything the hub holds about the resident, as JSON
 - ``POST /api/privacy/erase``    crypto-shred the resident's data; the signed deletion receipt
+- ``GET  /api/privacy/recipients`` who sealed fields may be for (family, care providers)
+- ``POST /api/privacy/recipients`` ``{"recipient": "family:li", "public_key": PEM|b64url|hex}``:
+  register (or replace) a recipient's X25519 key; fields a consent shares with them but not
+  with the community then travel sealed for them
+- ``DELETE /api/privacy/recipients/{recipient}`` forget a recipient's key
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.api import Handler
 from hub.consent_gate import ConsentGate
+from hub.recipients import RecipientError, parse_public_key
 from hub.registry import DeviceRecord
 from hub.web.auth import is_admin
 from privacy.audit import AuditAction
@@ -93,6 +99,8 @@ def add_privacy_routes(
                 ],
                 "withheld": counts.withheld,
                 "shared_by_consent": counts.disclosed,
+                "sealed_for_recipients": counts.sealed,
+                "recipients": [r.to_dict() for r in gate.recipients.all()],
                 "overrides": overrides(),
             }
         )
@@ -144,7 +152,33 @@ def add_privacy_routes(
             return _bad(str(exc))
         return web.json_response(receipt.to_dict())
 
+    async def recipients(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"recipients": [r.to_dict() for r in gate.recipients.all()]})
+
+    async def add_recipient(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json(request)
+            if not isinstance(body, dict) or set(body) != {"recipient", "public_key"}:
+                return _bad("body must be exactly {recipient, public_key}")
+            key = parse_public_key(body["public_key"])
+            entry = gate.recipients.register(body["recipient"], key)
+        except (RecipientError, ValueError) as exc:
+            return _bad(f"cannot register the recipient: {exc}")
+        return web.json_response(entry.to_dict())
+
+    async def remove_recipient(request: web.Request) -> web.StreamResponse:
+        try:
+            removed = gate.recipients.remove(request.match_info["recipient"])
+        except RecipientError as exc:
+            return _bad(str(exc))
+        if not removed:
+            return web.json_response({"error": "no such recipient"}, status=404)
+        return web.json_response({"removed": request.match_info["recipient"]})
+
     app.router.add_get("/api/privacy", require_admin(summary))
+    app.router.add_get("/api/privacy/recipients", require_admin(recipients))
+    app.router.add_post("/api/privacy/recipients", require_admin(add_recipient))
+    app.router.add_delete("/api/privacy/recipients/{recipient}", require_admin(remove_recipient))
     app.router.add_post("/api/privacy/resident", require_admin(resident))
     app.router.add_post("/api/privacy/consent", require_admin(consent))
     app.router.add_get("/api/privacy/export", require_admin(export))

@@ -12,6 +12,12 @@ property duty staff, and for which fields:
 * anything else is withheld: it stays in the hub's own event log and state, is never
   uplinked, and the refusal is audited.
 
+A record that goes up may also carry *sealed* fields: event data of a sensitive category that
+a consent shares with a registered recipient (family, a care provider; ``hub.recipients``) but
+not with the community moves out of the clear message into the record's ``sealed`` slot,
+encrypted to that recipient's X25519 key (``privacy.sealed_fields``). The event, its kind and
+active flag still go up in clear, so responders are still reached as before.
+
 Decisions are made per record against the ledger as it is at that moment, so a withdrawal
 appended to the ledger governs the very next message. In mode ``open`` the gate passes every
 record unchanged (the behaviour of hubs configured before consent existed).
@@ -32,7 +38,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from devices.messages import Event, State
-from devices.uplink import RecordKind, UplinkRecord
+from devices.uplink import UPLINK_VERSION, RecordKind, SealedEntry, UplinkRecord
+from hub.recipients import SEALING_PURPOSE, RecipientKeys
 from hub.resident_data import ResidentData
 from privacy.atrest import DeletionReceipt
 from privacy.audit import MAX_FIELD, AuditAction, AuditLog
@@ -47,8 +54,11 @@ from privacy.consent import (
 from privacy.consent_ledger import ConsentLedger, audit_consent
 from privacy.keys import key_id
 from privacy.override import OVERRIDE_RULES
+from privacy.sealed_fields import FieldContext, seal_field
+from privacy.sealing import SealError
 from privacy.vocabulary import (
     EVENT_CATEGORY,
+    SENSITIVE,
     Category,
     Purpose,
     Recipient,
@@ -78,6 +88,8 @@ class GateCounts:
     disclosed: int
     overrides: int
     withheld: dict[str, int]
+    #: Records that carried fields sealed for a recipient other than the community.
+    sealed: int = 0
 
 
 def category_of(record: UplinkRecord) -> Category | None:
@@ -133,6 +145,11 @@ class ConsentGate:
         self.withheld_events: list[tuple[str, str, int, bool]] = []
         self._disclosed = 0
         self._overrides = 0
+        self._sealed = 0
+        #: Who sealed fields may be for (registered by the resident).
+        self.recipients = RecipientKeys(data_dir)
+        #: The hub's envelope signing key id, bound into every sealed field.
+        self.signing_key_id = "" if receipt_key is None else key_id(receipt_key.public_key())
         #: Payloads at rest under the resident's key, while privacy is enforced.
         self.resident_data = (
             ResidentData(
@@ -259,7 +276,74 @@ class ConsentGate:
                 record_ids=[ref],
                 detail=f"{category}: {decision.reason}"[:MAX_FIELD],
             )
-        return minimise(record, decision.fields_allowed)
+        sealed = self._seal(record, category, decision.fields_allowed, ref)
+        minimal = minimise(record, decision.fields_allowed)
+        return dataclasses.replace(minimal, sealed=sealed) if sealed else minimal
+
+    def _seal(
+        self, record: UplinkRecord, category: Category, shared: frozenset[str], ref: str
+    ) -> tuple[SealedEntry, ...]:
+        """Sealed entries for the event data the community may not read but a registered
+        recipient may, each audited as a disclosure to that recipient."""
+        message = record.message
+        if category not in SENSITIVE or not isinstance(message, Event):
+            return ()
+        hidden = {k: v for k, v in message.data.items() if k not in shared}
+        recipients = self.recipients.all() if hidden else []
+        if not recipients:
+            return ()
+        now = datetime.now(UTC)
+        event_at = min(datetime.fromtimestamp(message.ts / 1000, UTC), now)
+        context = FieldContext(
+            hub=record.hub_id,
+            device=message.device_id,
+            event_type=str(message.event),
+            seq=message.seq,
+            ts=message.ts,
+            key_id=self.signing_key_id,
+            version=UPLINK_VERSION,
+        )
+        entries: list[SealedEntry] = []
+        for registered in recipients:
+            who = registered.recipient
+            purpose = SEALING_PURPOSE[who.role]
+            decision = self.policy().decide(
+                category, purpose, who, str(message.event), now, event_at=event_at
+            )
+            fields = sorted(set(hidden) & decision.fields_allowed)
+            if not decision.allowed or decision.override is not None or not fields:
+                continue
+            try:
+                values = [
+                    seal_field(name, hidden[name], who.id, registered.public_key, context)
+                    for name in fields
+                ]
+            except SealError as exc:
+                _LOG.error("could not seal %s for %s: %s", ref, who.id, exc)
+                continue
+            entries += [
+                SealedEntry(
+                    field=v.field,
+                    recipient=v.recipient,
+                    key_id=v.key_id,
+                    suite=v.suite,
+                    wrapped=v.wrapped,
+                    nonce=v.nonce,
+                    ciphertext=v.ciphertext,
+                )
+                for v in values
+            ]
+            self.audit.append(
+                actor=who.id,
+                role=str(who.role),
+                purpose=str(purpose),
+                legal_basis=str(decision.basis),
+                action=AuditAction.DISCLOSE,
+                record_ids=[ref],
+                detail=f"sealed {', '.join(fields)} for {who.id}: {decision.reason}"[:MAX_FIELD],
+            )
+        self._sealed += bool(entries)
+        return tuple(entries)
 
     def _decide(
         self, record: UplinkRecord, category: Category, event: str | None, ref: str
@@ -309,4 +393,4 @@ class ConsentGate:
         return f"{device}:{seq}"
 
     def counts(self) -> GateCounts:
-        return GateCounts(self._disclosed, self._overrides, dict(self._withheld))
+        return GateCounts(self._disclosed, self._overrides, dict(self._withheld), self._sealed)

@@ -12,6 +12,9 @@ community's own retry never runs it twice. A repeat gets the stored result re-re
 instead (the community retries exactly because a result was lost). The result travels up as
 a ``command_result`` outbox record, so it has the uplink's at-least-once delivery and
 survives a hub restart.
+
+The same topic carries community notices (``"type": "notice"``), verified by the same key and
+handed to ``on_notice`` (``hub.notices``), which stores each once and receipts every copy.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from devices.catalog import CommandName
 from devices.messages import Ack, InteropError
-from devices.uplink import CommandOutcome, DownlinkCommand, command_result, decode_downlink
+from devices.uplink import (
+    CommandOutcome,
+    DownlinkCommand,
+    DownlinkNotice,
+    command_result,
+    decode_down,
+)
 from hub.config import HubConfig
 from hub.core import now_ms
 from hub.outbox import Outbox
@@ -64,6 +73,7 @@ class Verdict(StrEnum):
     EXECUTED = "executed"
     REPEATED = "repeated"
     REFUSED = "refused"
+    NOTED = "noted"
 
 
 class Downlink:
@@ -78,6 +88,7 @@ class Downlink:
         outbox: Outbox,
         execute: Execute,
         wake_uplink: Callable[[], None],
+        on_notice: Callable[[DownlinkNotice], object] | None = None,
     ) -> None:
         self._hub_id = hub_id
         self._key = community_key
@@ -85,6 +96,7 @@ class Downlink:
         self._outbox = outbox
         self._execute = execute
         self._wake = wake_uplink
+        self._on_notice = on_notice
         self._tasks: set[asyncio.Task[Verdict]] = set()
         db = store.db
         with store.transaction():
@@ -112,6 +124,12 @@ class Downlink:
         cmd = self._verify(payload)
         if cmd is None:
             return Verdict.REFUSED
+        if isinstance(cmd, DownlinkNotice):
+            if self._on_notice is None:
+                _LOG.warning("notice %s refused: this hub takes no notices", cmd.notice_id)
+                return Verdict.REFUSED
+            self._on_notice(cmd)
+            return Verdict.NOTED
         if not self._claim(cmd):
             self._report_again(cmd.command_id)
             return Verdict.REPEATED
@@ -144,14 +162,14 @@ class Downlink:
 
     # --- steps -----------------------------------------------------------------------------
 
-    def _verify(self, payload: bytes) -> DownlinkCommand | None:
+    def _verify(self, payload: bytes) -> DownlinkCommand | DownlinkNotice | None:
         if self._key is None:
             _LOG.warning("downlink refused: no community key enrolled")
             return None
         key = self._key
         try:
             opened = open_signed(payload, lambda _sender: key)
-            cmd = decode_downlink(opened.body)
+            cmd = decode_down(opened.body)
         except (EnvelopeError, InteropError) as exc:
             _LOG.warning("downlink refused: %s", exc)
             return None

@@ -24,6 +24,7 @@ from devices.messages import Ack, check_field
 from devices.uplink import RecordKind, UplinkRecord
 from hub.api import add_api_routes
 from hub.bridge import HomeBridge
+from hub.charging import ChargingRequests
 from hub.config import HubConfig
 from hub.consent_api import add_privacy_routes
 from hub.consent_gate import ConsentGate
@@ -35,6 +36,7 @@ from hub.events import CommandResult
 from hub.intake import Intake
 from hub.keys import load_or_create_admin_token, load_or_create_hub_key, token_hash
 from hub.link import WS_PATH, LinkClose, LinkServer
+from hub.notices import NoticeBox
 from hub.outbox import Outbox
 from hub.pairing import Pairer, PairingError, PairRequest, Refusal, WindowView
 from hub.pairing_session import Issued
@@ -46,6 +48,7 @@ from hub.store import Store
 from hub.supervision import Supervisor
 from hub.uplink import Uplink
 from hub.web import PathOnlyAccessLogger, add_resident_routes
+from hub.web.notices_api import add_notice_routes
 
 _LOG = logging.getLogger(__name__)
 
@@ -79,6 +82,21 @@ class Hub:
             store_id=config.hub_id,
         )
         self._outbox = Outbox(self._store, config.outbox_limit)
+        #: Community notices and the resident's charging requests (hub.notices, hub.charging).
+        self.notices = NoticeBox(
+            hub_id=config.hub_id,
+            store=self._store,
+            outbox=self._outbox,
+            bus=self.bus,
+            wake_uplink=lambda: self._uplink.wake(),
+        )
+        self.charging = ChargingRequests(
+            hub_id=config.hub_id,
+            store=self._store,
+            outbox=self._outbox,
+            wake_uplink=lambda: self._uplink.wake(),
+        )
+        self.notices.listen(self.charging.on_notice)
         self._downlink = Downlink(
             hub_id=config.hub_id,
             community_key=community_key(config),
@@ -86,6 +104,7 @@ class Hub:
             outbox=self._outbox,
             execute=self.send_command,
             wake_uplink=lambda: self._uplink.wake(),
+            on_notice=self.notices.receive,
         )
         self._uplink = Uplink(
             hub_id=config.hub_id,
@@ -405,6 +424,7 @@ class Hub:
         add_api_routes(app, self, self._admin)
         add_privacy_routes(app, self.consent, self, self._admin)
         add_resident_routes(app, self, self.bus, self._admin)
+        add_notice_routes(app, self.notices, self.charging, self._admin)
         self._runner = web.AppRunner(
             app,
             handle_signals=False,

@@ -71,6 +71,8 @@ class AssociatedData:
 
     ``key_id`` is the id of the sender's signing key (``privacy.envelope.key_id``) of the
     envelope that carries the field; ``version`` is the interop version of that record.
+    ``field`` names the event data field sealed (``privacy.sealed_fields``), so a sealed value
+    cannot be moved to another field's name; it is left out of the encoding when empty.
     """
 
     hub: str
@@ -80,16 +82,19 @@ class AssociatedData:
     ts: int
     key_id: str
     version: str = "1.0"
+    field: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         for name in ("seq", "ts"):
             value = getattr(self, name)
             if type(value) is not int or value < 0:
                 raise SealError(f"associated data {name} must be a non-negative integer")
-        for name in ("hub", "device", "event_type", "key_id", "version"):
+        for name in ("hub", "device", "event_type", "key_id", "version", "field"):
             if not isinstance(getattr(self, name), str):
                 raise SealError(f"associated data {name} must be text")
+        named = {"field": self.field} if self.field else {}
         return {
+            **named,
             "version": self.version,
             "hub": self.hub,
             "device": self.device,

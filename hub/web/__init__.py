@@ -28,6 +28,7 @@ STATIC_FILES: Final = {
     "app.css": "text/css",
     "i18n.js": "application/javascript",
     "privacy.js": "application/javascript",
+    "charging.js": "application/javascript",
 }
 CSP: Final = (
     "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"

@@ -111,7 +111,8 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(token)
 
 
-async def _json_body(request: web.Request) -> Any:
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON body (at most ``MAX_BODY`` bytes); BadRequestError otherwise."""
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise BadRequestError("the body is too large")
@@ -153,7 +154,7 @@ def add_resident_api(
         return web.json_response({"discovered": discovered_json(hub)})
 
     async def pair(request: web.Request) -> web.StreamResponse:
-        pair_request = PairRequest.from_json(await _json_body(request))
+        pair_request = PairRequest.from_json(await json_body(request))
         record = await hub.pair_device(pair_request)
         return web.json_response({"device": device_json(hub, record)})
 
@@ -166,7 +167,7 @@ def add_resident_api(
 
     async def patch_device(request: web.Request) -> web.StreamResponse:
         device_id = _device_id(request)
-        body = await _json_body(request)
+        body = await json_body(request)
         if not isinstance(body, dict) or not body or set(body) - {"name", "room"}:
             raise BadRequestError("send an object with name and/or room")
         record = hub.device(device_id)
@@ -202,7 +203,7 @@ def add_resident_api(
 
     async def command(request: web.Request) -> web.StreamResponse:
         device_id = _device_id(request)
-        body = await _json_body(request)
+        body = await json_body(request)
         if not isinstance(body, dict) or set(body) - {"command", "args"}:
             raise BadRequestError("send {command, args?}")
         try:

@@ -2,7 +2,8 @@
 
 A snapshot first, then a message whenever the bus says something the page shows changed:
 a device's state or events, its link, a pairing, a rename or removal, the discovered list,
-a command's result. Each socket has a bounded queue; a browser that cannot keep up is
+a command's result, a community notice arriving or being read (``{"type": "notices"}``: the
+page fetches the list again). Each socket has a bounded queue; a browser that cannot keep up is
 disconnected (and reconnects for a fresh snapshot) rather than growing the hub's memory.
 """
 
@@ -24,6 +25,7 @@ from hub.events import (
     DeviceEventFired,
     StateChanged,
 )
+from hub.notices import NoticesChanged
 from hub.resident_events import DeviceChanged, DeviceRemoved, DiscoveryChanged
 from hub.web.api import ResidentHub, device_json, discovered_json
 from hub.web.auth import is_admin
@@ -47,6 +49,7 @@ class LiveFeed:
             bus.subscribe(DeviceRemoved, self._on_removed),
             bus.subscribe(DiscoveryChanged, self._on_discovery),
             bus.subscribe(CommandResult, self._on_command),
+            bus.subscribe(NoticesChanged, self._on_notices),
         ]
 
     def close(self) -> None:
@@ -94,6 +97,9 @@ class LiveFeed:
     def _on_discovery(self, event: BusEvent[DiscoveryChanged]) -> None:
         if self._queues:
             self._publish({"type": "discovered", "discovered": discovered_json(self._hub)})
+
+    def _on_notices(self, event: BusEvent[NoticesChanged]) -> None:
+        self._publish({"type": "notices"})
 
     def _on_command(self, event: BusEvent[CommandResult]) -> None:
         result = event.data

@@ -17,6 +17,7 @@
   let pairing = null;
   let snackTimer = null;
   let privacy = null;
+  let charging = null;
 
   function pickLanguage() {
     const saved = localStorage.getItem("courtyard.lang");
@@ -74,6 +75,7 @@
     renderDevices();
     renderDiscovered();
     if (privacy) privacy.render();
+    if (charging) charging.render();
   }
 
   function showTab(name) {
@@ -83,7 +85,10 @@
     }
     $("#page-home").hidden = name !== "home";
     $("#page-privacy").hidden = name !== "privacy";
+    $("#page-charging").hidden = name !== "charging";
+    $("#page-notices").hidden = name !== "notices";
     if (name === "privacy") privacy.load();
+    if (name === "charging" || name === "notices") charging.load();
   }
 
   function renderDevices() {
@@ -193,6 +198,7 @@
         model.discovered = msg.discovered;
         setLive("live");
         delay = 500;
+        charging.load();
       } else if (msg.type === "device") {
         model.devices.set(msg.device.device_id, msg.device);
         noteSelfTest(msg.device);
@@ -200,6 +206,9 @@
         model.devices.delete(msg.device_id);
       } else if (msg.type === "discovered") {
         model.discovered = msg.discovered;
+      } else if (msg.type === "notices") {
+        charging.load();
+        return;
       }
       render();
     };
@@ -359,7 +368,13 @@
   privacy = window.CourtyardPrivacy({
     t, api, locale: () => (lang === "zh" ? "zh-CN" : "en-GB"),
   });
+  charging = window.CourtyardCharging({
+    t, api, locale: () => (lang === "zh" ? "zh-CN" : "en-GB"),
+  });
   applyLanguage();
-  showTab(location.hash === "#privacy" ? "privacy" : "home");
+  const TABS = ["privacy", "charging", "notices"];
+  const wanted = location.hash.slice(1);
+  showTab(TABS.includes(wanted) ? wanted : "home");
+  charging.load();
   connect();
 })();
