@@ -27,6 +27,7 @@ the interop catalog names them (``raised_by_community``) and :data:`COMMUNITY_KI
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -65,6 +66,8 @@ class HistoryAction(StrEnum):
     ESCALATED = "escalated"
     NOTIFIED = "notified"
     NOTIFY_FAILED = "notify_failed"
+    #: The community commanded a device about this alarm (an elevator hold or release).
+    COMMANDED = "commanded"
 
 
 class Handling(StrEnum):
@@ -283,4 +286,7 @@ def alarm_view(row: Mapping[str, Any]) -> dict[str, Any]:
     view["handling"] = view["handling"] or str(Handling.NEW)
     view["escalation_tier"] = int(view["escalation_tier"] or 0)
     view["exercise"] = bool(view["exercise"])
+    # Fields of the raising event sealed for others (never readable here): who they are for.
+    sealed = row.get("sealed") or "[]"
+    view["sealed"] = json.loads(sealed) if isinstance(sealed, str) else sealed
     return view

@@ -67,7 +67,9 @@ def category_of(record: UplinkRecord) -> Category | None:
 def carried_fields(record: UplinkRecord) -> frozenset[str]:
     """The consent vocabulary's names for what this record discloses.
 
-    A device name equal to the device kind is the hub's stand-in for a withheld name.
+    A device name equal to the device kind is the hub's stand-in for a withheld name. Fields
+    in the record's ``sealed`` slot are not counted: they are encrypted for someone else (a
+    consent shared them with that recipient, not with us), and the community cannot read them.
     """
     out = {"ts", "device_id", "kind", "room"}
     if record.device is not None and record.device.name != str(record.device.kind):

@@ -12,6 +12,12 @@ Tier 0 is due when the alarm is raised (plus its delay, usually none) and fires 
 raising transaction; tier ``n`` is due ``delay_s`` after tier ``n-1`` fired. An alarm that no
 longer needs anyone (acknowledged, resolved, or — for chains that stop on clear — cleared)
 has its pending step cancelled, by the observer that sees the change.
+
+A tier that tells the residents of a home found per alarm (the vehicle owner of a blocked
+fire lane, see ``escalation_rules.Whose``) asks the resolver the server registered for it;
+when it finds nobody the step is ``skipped`` (with its reason in the alarm's history) and the
+next tier is due at once. The people found are sent a reduced view of the alarm: its kind,
+severity and time, and the resolver's words for where — nothing about anyone else.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any, Final
 
@@ -28,7 +34,7 @@ from sqlite_utils import Database
 
 from community.alarms import AlarmStatus, Handling, HistoryAction, alarm_view
 from community.clock import Clock, iso
-from community.escalation_rules import Audience, Chain, EscalationRules
+from community.escalation_rules import Audience, Chain, EscalationRules, Resolved, Tier, Whose
 from community.notify import Notifier
 from community.store import Store
 
@@ -37,12 +43,16 @@ log = logging.getLogger(__name__)
 ESCALATION: Final = "escalation"
 _BATCH: Final = 100
 Writer = Callable[..., Awaitable[Any]]
+#: Finds the home a per-alarm tier tells (runs inside the transaction firing the step).
+Resolver = Callable[[Database, dict[str, Any], int], Resolved]
 
 
 class StepState(StrEnum):
     PENDING = "pending"
     FIRED = "fired"
     CANCELLED = "cancelled"
+    #: Nobody to tell (no consent, no mapping, no target): the next tier was due at once.
+    SKIPPED = "skipped"
 
 
 def needs_escalation(alarm: dict[str, Any], chain: Chain) -> bool:
@@ -52,13 +62,34 @@ def needs_escalation(alarm: dict[str, Any], chain: Chain) -> bool:
     return alarm["status"] == AlarmStatus.ACTIVE or not chain.stop_on_clear
 
 
+def _told(view: dict[str, Any], found: Resolved) -> dict[str, Any]:
+    """The reduced alarm a per-alarm audience is sent: no device, no place but ``where``."""
+    return {
+        "id": view["id"],
+        "kind": view["kind"],
+        "severity": view["severity"],
+        "status": view["status"],
+        "raised_at": view["raised_at"],
+        "home_id": found.home,
+        "room": found.where,
+        "where": found.where,
+    }
+
+
 class EscalationEngine:
     """An :class:`~community.store.AlarmObserver` plus the loop that fires due steps."""
 
     def __init__(
-        self, rules: EscalationRules, notifier: Notifier, *, clock: Clock, poll_s: float
+        self,
+        rules: EscalationRules,
+        notifier: Notifier,
+        *,
+        clock: Clock,
+        poll_s: float,
+        resolvers: Mapping[Whose, Resolver] | None = None,
     ) -> None:
         self._rules = rules
+        self._resolvers = dict(resolvers or {})
         self._notifier = notifier
         self._clock = clock
         self._poll_s = poll_s
@@ -99,26 +130,43 @@ class EscalationEngine:
         if before is None:
             if needs_escalation(after, chain):
                 self._schedule(db, after["id"], chain, 0, now)
-                # Tier 0 with no delay fires in the raising transaction: no lost first call.
-                for step in list(
-                    db.query(
-                        "SELECT * FROM escalations WHERE alarm_id = ? AND state = ?"
-                        " AND due_ms <= ?",
-                        [after["id"], StepState.PENDING, now],
+                # Tier 0 with no delay fires in the raising transaction: no lost first call
+                # (nor the next one, when tier 0 finds nobody and is skipped).
+                view = after
+                while True:
+                    step = next(
+                        iter(
+                            db.query(
+                                "SELECT * FROM escalations WHERE alarm_id = ? AND state = ?"
+                                " AND due_ms <= ? ORDER BY tier LIMIT 1",
+                                [after["id"], StepState.PENDING, now],
+                            )
+                        ),
+                        None,
                     )
-                ):
-                    self._fire(db, step, after, now)
+                    if step is None:
+                        break
+                    view = self._fire(db, step, view, now) or view
         elif not needs_escalation(after, chain):
             db.execute(
                 "UPDATE escalations SET state = ? WHERE alarm_id = ? AND state = ?",
                 [StepState.CANCELLED, after["id"], StepState.PENDING],
             )
 
-    def _schedule(self, db: Database, alarm_id: int, chain: Chain, tier: int, now: int) -> None:
+    def _schedule(
+        self,
+        db: Database,
+        alarm_id: int,
+        chain: Chain,
+        tier: int,
+        now: int,
+        *,
+        at_once: bool = False,
+    ) -> None:
         if tier >= len(chain.tiers):
             return
         step = chain.tiers[tier]
-        due = now + int(step.delay_s * 1000)
+        due = now if at_once else now + int(step.delay_s * 1000)
         db.execute(
             "INSERT OR IGNORE INTO escalations (alarm_id, tier, audience, due_ms, due_at, state)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -141,17 +189,69 @@ class EscalationEngine:
         view = alarm_view(row)
         tier, audience = int(step["tier"]), Audience(step["audience"])
         chain = self._rules.chain_for(view["kind"], view["severity"])
+        told: dict[str, Any] | None = None
+        label = str(audience)
+        if tier < len(chain.tiers) and chain.tiers[tier].home is not Whose.ALARM_HOME:
+            spec = chain.tiers[tier]
+            label = f"{audience} of the {spec.home.replace('_', ' ')}"
+            found = self._resolve(db, spec, view, now)
+            if found.home is not None:
+                told = _told(view, found)
+                if not self._notifier.targets_for(told, audience):
+                    found = Resolved(None, "no notification target")
+            if found.home is None:
+                return self._skip(db, step, row, view, chain, f"{label}: {found.reason}", now)
+        count = len(self._notifier.targets_for(told or view, audience))
+        note = f"tier {tier}: {label} ({count} target{'' if count == 1 else 's'})"
         changed = None
         if tier > view["escalation_tier"] and self._store is not None:
-            count = len(self._notifier.targets_for(view, audience))
-            note = f"tier {tier}: {audience} ({count} target{'' if count == 1 else 's'})"
             view = self._store.change_alarm(
                 db, row, {"escalation_tier": tier}, HistoryAction.ESCALATED, ESCALATION, now, note
             )
             changed = view
-        queued = self._notifier.enqueue(db, view, tier, audience, now)
+        elif told is not None and self._store is not None:
+            self._store.add_history(db, view["id"], HistoryAction.ESCALATED, ESCALATION, now, note)
+        queued = self._notifier.enqueue(db, told or view, tier, audience, now)
         db.execute("UPDATE escalations SET notified = ? WHERE id = ?", [queued, step["id"]])
         self._schedule(db, view["id"], chain, tier + 1, now)
+        return changed
+
+    def _resolve(self, db: Database, spec: Tier, view: dict[str, Any], now: int) -> Resolved:
+        resolver = self._resolvers.get(spec.home)
+        if resolver is None:
+            return Resolved(None, "nobody resolves it")
+        try:
+            return resolver(db, view, now)
+        except Exception:
+            # Never let a per-alarm lookup stop an alarm from reaching the next tier.
+            log.exception("could not resolve %s for alarm %s", spec.home, view["id"])
+            return Resolved(None, "lookup failed")
+
+    def _skip(
+        self,
+        db: Database,
+        step: dict[str, Any],
+        row: dict[str, Any],
+        view: dict[str, Any],
+        chain: Chain,
+        why: str,
+        now: int,
+    ) -> dict[str, Any] | None:
+        """Nobody to tell at this tier: record why and make the next tier due at once."""
+        tier = int(step["tier"])
+        db.execute(
+            "UPDATE escalations SET state = ?, notified = 0 WHERE id = ?",
+            [StepState.SKIPPED, step["id"]],
+        )
+        note = f"tier {tier}: {why}; skipped"
+        changed = None
+        if tier > view["escalation_tier"] and self._store is not None:
+            changed = self._store.change_alarm(
+                db, row, {"escalation_tier": tier}, HistoryAction.ESCALATED, ESCALATION, now, note
+            )
+        elif self._store is not None:
+            self._store.add_history(db, view["id"], HistoryAction.ESCALATED, ESCALATION, now, note)
+        self._schedule(db, view["id"], chain, tier + 1, now, at_once=True)
         return changed
 
     # --- writer thread ---------------------------------------------------------------------

@@ -13,6 +13,14 @@ fire/emergency gateway 30 s apart; a person in trouble (a fall, an emergency cal
 with a little more time before the external call; a leak never leaves the community; device
 trouble gives the resident ten minutes before the duty staff hears of it.
 
+A fire lane blocked by a car first tells the car's owner — the resident of the home the
+plate is registered to, only while that resident's consent to the plate → home mapping is
+live — then duty staff two minutes later, then the manager. Such a tier names *whose* home's
+residents it tells (``"home": "vehicle_owner"``) instead of the alarm's own home; the server
+registers a resolver for it. A tier nobody can be found for (no consent, no mapping, no
+target) is *skipped*: it is recorded with its reason and takes no time, so the next tier is
+due at once — duty staff come first.
+
 A JSON file with the same shape (``{"rules": [{"kinds": [...], "severity": "critical",
 "stop_on_clear": true, "tiers": [{"audience": "resident", "delay_s": 0}, ...]}]}``) replaces
 the table; :func:`parse_rules` checks it completely before anything uses it.
@@ -43,11 +51,33 @@ class Audience(StrEnum):
     EMERGENCY = "emergency"
 
 
+class Whose(StrEnum):
+    """Whose home a tier's audience belongs to (only residents belong to a home)."""
+
+    #: The home of the alarm's hub.
+    ALARM_HOME = "alarm_home"
+    #: The home a fire-lane alarm's vehicle plate is registered to, with live consent.
+    VEHICLE_OWNER = "vehicle_owner"
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     audience: Audience
     #: Seconds after the previous tier (after the raise, for tier 0).
     delay_s: float
+    home: Whose = Whose.ALARM_HOME
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Who a per-alarm tier (``home`` other than the alarm's) turned out to be for one alarm."""
+
+    #: The home whose targets are told; None: nobody, the tier is skipped.
+    home: str | None
+    #: Why nobody (recorded in the alarm's history; never names a person or a plate).
+    reason: str = ""
+    #: What they are told about where, instead of the alarm's own location.
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +116,8 @@ _PERSON: Final = Chain(_tiers((_R, 0), (_D, 30), (_M, 60), (_E, 120)))
 _LEAK: Final = Chain(_tiers((_R, 0), (_D, 120), (_M, 600)))
 _TROUBLE: Final = Chain(_tiers((_R, 0), (_D, 600), (_M, 3600)))
 _HUB: Final = Chain(_tiers((_D, 300), (_M, 1800)))
+#: The owner gets two minutes to move the car before duty staff go; the manager ten after.
+_LANE: Final = Chain((Tier(_R, 0, Whose.VEHICLE_OWNER), *_tiers((_D, 120), (_M, 600))))
 _INFO: Final = Chain(_tiers((_R, 0)))
 
 #: The built-in table: first match wins; the last three rows are the per-severity catch-alls.
@@ -95,6 +127,7 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule(frozenset({"water_leak"}), None, _LEAK),
     # A hub has no resident screen to tell while it is offline: staff first.
     Rule(frozenset({"hub_offline"}), None, _HUB),
+    Rule(frozenset({"fire_lane_obstructed"}), None, _LANE),
     Rule(frozenset(), Priority.CRITICAL, _FIRE),
     Rule(frozenset(), Priority.ALERT, _TROUBLE),
     Rule(frozenset(), Priority.INFO, _INFO),
@@ -116,16 +149,21 @@ class EscalationRules:
 
 
 def _tier(raw: object, where: str) -> Tier:
-    if not isinstance(raw, dict) or set(raw) - {"audience", "delay_s"}:
-        raise RulesError(f"{where} must be an object with 'audience' and 'delay_s'")
+    if not isinstance(raw, dict) or set(raw) - {"audience", "delay_s", "home"}:
+        raise RulesError(f"{where} must be an object with 'audience', 'delay_s' (and 'home')")
     audience, delay = raw.get("audience"), raw.get("delay_s", 0)
+    home = raw.get("home", str(Whose.ALARM_HOME))
+    if home not in {str(w) for w in Whose}:
+        raise RulesError(f"{where}.home must be one of: {', '.join(Whose)}")
+    if home != Whose.ALARM_HOME and audience != Audience.RESIDENT:
+        raise RulesError(f"{where}.home {home} needs the audience resident")
     if audience not in {str(a) for a in Audience}:
         raise RulesError(f"{where}.audience must be one of: {', '.join(Audience)}")
     if isinstance(delay, bool) or not isinstance(delay, int | float):
         raise RulesError(f"{where}.delay_s must be a number")
     if not math.isfinite(delay) or not 0 <= delay <= MAX_DELAY_S:
         raise RulesError(f"{where}.delay_s must be in 0..{MAX_DELAY_S:.0f}")
-    return Tier(Audience(audience), float(delay))
+    return Tier(Audience(audience), float(delay), Whose(home))
 
 
 def _rule(raw: object, where: str) -> Rule:

@@ -11,6 +11,16 @@ the store's transactions on the single writer thread, so a restart loses no rule
   the shed-smoke alarm), so a flapping reading cuts a session at most once per reason, and a
   new cut is never asked for while an earlier one for the same port and reason is unsettled.
 
+- ``lane_obstructions``: one row per fire-lane alarm: its zone, since when the lane was
+  blocked, and the keyed hash of the vehicle's plate (never the plate: the ingest pipeline
+  has :meth:`FieldEngine.before_store` replace a fire-lane sensor's ``plate`` by its hash,
+  see :mod:`community.plates`, before the record is stored). The weekly report reads it.
+
+A fire-lane alarm gets an evidence reference when it is raised (the catalog's sensor sends
+no snapshot, so the reference names the zone and the time: the camera's recording of it), and
+:meth:`FieldEngine.vehicle_owner` tells the escalation engine whose home the vehicle belongs
+to — only under live consent.
+
 The engine decides; the server acts: it books every unbooked cut through ``send_command``
 and records the command id (:meth:`FieldEngine.booked`). If the server stops between
 booking a command and recording its id, the cut is booked again after the restart; a second
@@ -19,8 +29,11 @@ booking a command and recording its id, the cut is booked again after the restar
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,7 +41,10 @@ from typing import Any, Final
 from sqlite_utils import Database
 
 from community import command_book
-from community.field_rules import FieldRule, FieldRules
+from community.clock import iso
+from community.escalation_rules import Resolved
+from community.field_rules import Dwell, FieldRule, FieldRules
+from community.plates import NO_CONSENT, PlateRegistry
 from community.store import Store
 from devices.catalog import DeviceKind, EventType
 from devices.messages import Event, State
@@ -38,6 +54,9 @@ log = logging.getLogger(__name__)
 
 RULES_BY: Final = "rules"
 UNACKNOWLEDGED: Final = str(EventType.CHARGER_COMMAND_UNACKNOWLEDGED)
+LANE_ALARM: Final = str(EventType.FIRE_LANE_OBSTRUCTED)
+PLATE: Final = "plate"
+PLATE_HASH: Final = "plate_hash"
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS field_rule_state (
@@ -69,6 +88,16 @@ _SCHEMA: Final = (
     notice TEXT NOT NULL,
     at_ms INTEGER NOT NULL
 )""",
+    """CREATE TABLE IF NOT EXISTS lane_obstructions (
+    alarm_id INTEGER PRIMARY KEY REFERENCES alarms(id),
+    hub_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    zone_id TEXT NOT NULL,
+    plate_hash TEXT,
+    since_ms INTEGER NOT NULL,
+    raised_ms INTEGER NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS lane_obstructions_raised ON lane_obstructions(raised_ms)",
 )
 
 
@@ -87,9 +116,13 @@ class Cut:
 
 
 class FieldEngine:
-    def __init__(self, store: Store, rules: FieldRules | None = None) -> None:
+    def __init__(
+        self, store: Store, rules: FieldRules | None = None, plates: PlateRegistry | None = None
+    ) -> None:
         self._store = store
         self.rules = rules or FieldRules()
+        #: Hashes fire-lane plates (without it plates are dropped) and finds their owners.
+        self.plates = plates
         with store.transaction() as db:
             command_book.ensure_table(db)
             for sql in _SCHEMA:
@@ -110,14 +143,56 @@ class FieldEngine:
         }
         with self._store.transaction() as db:
             if isinstance(message, State):
-                return self._state(db, record.hub_id, device, dict(message.state), now)
+                state = dict(message.state)
+                if info.kind is DeviceKind.FIRE_LANE_SENSOR and (
+                    PLATE in state or "vehicle_present" in state
+                ):  # already hashed by before_store, unless the caller skipped it
+                    state = self._hide_plate(db, record.key, state)
+                return self._state(db, record.hub_id, device, state, now)
             if (
                 isinstance(message, Event)
                 and message.event is EventType.CHARGING_SHED_SMOKE
                 and message.active
             ):
-                self._shed_smoke(db, record.hub_id, record.key)
+                self._shed_smoke(db, record.hub_id, record.key, now)
         return ()
+
+    def before_store(self, record: UplinkRecord) -> UplinkRecord:
+        """The record with a fire-lane sensor's plate replaced by its keyed hash (the ingest
+        pipeline calls this before anything stores the record)."""
+        message, info = record.message, record.device
+        if (
+            not isinstance(message, State)
+            or info is None
+            or info.kind is not DeviceKind.FIRE_LANE_SENSOR
+            or PLATE not in message.state
+        ):
+            return record
+        state = dict(message.state)
+        plate = state.pop(PLATE)
+        state[PLATE_HASH] = None if self.plates is None else self.plates.hash(plate)
+        return dataclasses.replace(record, message=dataclasses.replace(message, state=state))
+
+    def _hide_plate(self, db: Database, key: str, state: dict[str, Any]) -> dict[str, Any]:
+        """A plate still in clear (the record skipped :meth:`before_store`) is replaced by its
+        keyed hash here and in the stored event. A report about a vehicle without a readable
+        plate forgets the previous vehicle's."""
+        if PLATE not in state:
+            state.setdefault(PLATE_HASH, None)
+            return state
+        plate = state.pop(PLATE)
+        plate_hash = None if self.plates is None else self.plates.hash(plate)
+        state[PLATE_HASH] = plate_hash
+        stored = _one(db, "SELECT message FROM events WHERE key = ?", [key])
+        if stored is not None and stored["message"]:
+            message = json.loads(stored["message"])
+            if isinstance(message.get("state"), dict):
+                message["state"].pop(PLATE, None)
+                message["state"][PLATE_HASH] = plate_hash
+                db.execute(
+                    "UPDATE events SET message = ? WHERE key = ?", [json.dumps(message), key]
+                )
+        return state
 
     def _state(
         self,
@@ -199,8 +274,13 @@ class FieldEngine:
             if rule is None:
                 continue
             state = json.loads(row["state"])
+            start = self.rules.counting_from(rule, int(row["since_ms"]), now)
+            if start is None:
+                if row["fired"]:
+                    changed.extend(self._out_of_schedule(db, rule, row, now))
+                continue
             if not row["fired"]:
-                if now - int(row["since_ms"]) >= self.rules.duration_s(rule, state) * 1000:
+                if now - start >= self.rules.duration_s(rule, state) * 1000:
                     changed.extend(self._fire(db, rule, row, state, now))
                 continue
             repeat_s = self.rules.repeat_s(rule, state)
@@ -213,6 +293,29 @@ class FieldEngine:
             ):
                 changed.extend(self._alert(db, rule, row, state, now))
         return changed
+
+    def _out_of_schedule(
+        self, db: Database, rule: FieldRule, row: dict[str, Any], now: int
+    ) -> list[dict[str, Any]]:
+        """A fired rule whose schedule ended: it no longer applies, so its alarm clears (unless
+        another rule raising the same kind still holds). The condition's start is kept: the
+        next stretch of schedule counts from its own beginning."""
+        db.execute(
+            "UPDATE field_rule_state SET fired = 0, alerted_ms = NULL"
+            " WHERE hub_id = ? AND device_id = ? AND rule = ?",
+            [row["hub_id"], row["device_id"], row["rule"]],
+        )
+        if rule.alarm is None or self._any_holding(db, row["hub_id"], row["device_id"], rule.alarm):
+            return []
+        cleared = self._store.clear_community_alarm(
+            db,
+            hub_id=row["hub_id"],
+            device_id=row["device_id"],
+            kind=str(rule.alarm),
+            by=RULES_BY,
+            now=now,
+        )
+        return [] if cleared is None else [cleared]
 
     def _fire(
         self, db: Database, rule: FieldRule, row: dict[str, Any], state: dict[str, Any], now: int
@@ -245,7 +348,7 @@ class FieldEngine:
             [now, row["hub_id"], row["device_id"], row["rule"]],
         )
         note = f"{rule.quote}={state.get(rule.quote)}" if rule.quote else rule.name
-        view, _ = self._store.raise_community_alarm(
+        view, new = self._store.raise_community_alarm(
             db,
             hub_id=row["hub_id"],
             device=json.loads(row["device"]),
@@ -254,11 +357,77 @@ class FieldEngine:
             now=now,
             note=note,
         )
+        if rule.dwell is not None:
+            view = self._obstruction(db, rule, row, state, view, new, now)
         return [view]
+
+    # --- fire lanes ------------------------------------------------------------------------
+
+    def _obstruction(
+        self,
+        db: Database,
+        rule: FieldRule,
+        row: dict[str, Any],
+        state: dict[str, Any],
+        view: dict[str, Any],
+        new: bool,
+        now: int,
+    ) -> dict[str, Any]:
+        """Record a fire-lane obstruction (once per alarm) and its evidence reference."""
+        alarm_id = int(view["id"])
+        plate_hash = state.get(PLATE_HASH) if rule.dwell is Dwell.VEHICLE else None
+        if not new:
+            if plate_hash:
+                db.execute(
+                    "UPDATE lane_obstructions SET plate_hash = ?"
+                    " WHERE alarm_id = ? AND plate_hash IS NULL",
+                    [plate_hash, alarm_id],
+                )
+            return view
+        zone = str(state.get("zone_id") or row["device_id"])
+        since = int(row["since_ms"]) if row["since_ms"] is not None else now
+        db.execute(
+            "INSERT OR IGNORE INTO lane_obstructions (alarm_id, hub_id, device_id, zone_id,"
+            " plate_hash, since_ms, raised_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [alarm_id, row["hub_id"], row["device_id"], zone, plate_hash, since, now],
+        )
+        uri = f"urn:courtyard:fire-lane:{urllib.parse.quote(zone, safe='')}:{iso(since)}"
+        digest = hashlib.sha256(uri.encode("utf-8")).hexdigest()
+        evidenced, _, _ = self._store.add_evidence(alarm_id, uri, digest, "other", RULES_BY, now)
+        return evidenced
+
+    def vehicle_owner(self, db: Database, alarm: Mapping[str, Any], now: int) -> Resolved:
+        """The home to tell about a fire-lane alarm's vehicle (an escalation resolver)."""
+        if alarm["kind"] != LANE_ALARM:
+            return Resolved(None, "not a fire-lane alarm")
+        vehicle = {r.name for r in self.rules.rules if r.dwell is Dwell.VEHICLE}
+        rows = db.query(
+            "SELECT rule, state FROM field_rule_state WHERE hub_id = ? AND device_id = ?"
+            " AND since_ms IS NOT NULL AND fired = 1",
+            [alarm["hub_id"], alarm["device_id"]],
+        )
+        states = [json.loads(r["state"]) for r in rows if r["rule"] in vehicle]
+        if not states:
+            return Resolved(None, "no vehicle")
+        if self.plates is None:
+            return Resolved(None, NO_CONSENT)
+        found = self.plates.owner(db, states[0].get(PLATE_HASH), now)
+        if found.home is None:
+            return found
+        zone = str(states[0].get("zone_id") or alarm["device_id"])
+        where = (
+            f"fire lane zone {zone}: your vehicle is blocking it, please move it now"
+            f" / 消防通道 {zone} 被您的车辆占用。请立即挪车。"
+        )
+        return Resolved(found.home, where=where)
+
+    def obstructions(self) -> list[dict[str, Any]]:
+        """Every fire-lane obstruction on record (plate hashes, never plates)."""
+        return self._store.read("SELECT * FROM lane_obstructions ORDER BY alarm_id")
 
     # --- cuts ------------------------------------------------------------------------------
 
-    def _shed_smoke(self, db: Database, hub_id: str, key: str) -> None:
+    def _shed_smoke(self, db: Database, hub_id: str, key: str, now: int) -> None:
         """Smoke in the shed: cut every charging port the hub has reported."""
         ports = db.query(_PORTS, [hub_id, str(DeviceKind.CHARGING_PORT)])
         alarm = _one(
@@ -270,7 +439,7 @@ class FieldEngine:
         alarm_id = None if alarm is None else int(alarm["id"])
         latch = f"smoke:{alarm_id if alarm_id is not None else key}"
         for port in list(ports):
-            self._ask_cut(db, hub_id, port["device_id"], "shed_smoke", latch, alarm_id, 0)
+            self._ask_cut(db, hub_id, port["device_id"], "shed_smoke", latch, alarm_id, now)
 
     def _ask_cut(
         self,

@@ -30,15 +30,21 @@ Choices made where the guidance leaves room:
 
 Smoke in the shed is not a duration rule: the ``charging_shed_smoke`` event itself is the
 fire alarm (raised by the ordinary alarm model) and the engine cuts every port of that hub.
-There are no *schedule* conditions yet (a rule applies at all hours).
+A rule may carry a *schedule* (days of the week and local time windows, the community's UTC
+offset from its config): outside its schedule a rule neither fires nor accumulates duration,
+and an alarm it raised clears. A window whose end is not after its start crosses midnight and
+belongs to the day it starts on: "Fri 22:00-06:00" runs from Friday 22:00 to Saturday 06:00.
+The duration must elapse inside one continuous stretch of schedule (adjacent windows join):
+a car parked all afternoon under a night-only rule is alarmed a dwell after 22:00, not at once.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -87,6 +93,118 @@ class Dwell(StrEnum):
     OBJECT = "object"
 
 
+DAY_MS: Final = 86_400_000
+MINUTE_MS: Final = 60_000
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: How far back the start of a stretch of schedule is looked for (a longer one: always on).
+LOOKBACK_MS: Final = 8 * 86_400_000
+_HHMM: Final = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot be used; the message names the part at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Local minutes of the day: ``start`` inclusive, ``end`` exclusive (1440 = midnight)."""
+
+    start_min: int
+    end_min: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_min < 1440 or not 0 < self.end_min <= 1440:
+            raise ScheduleError("a window runs from 00:00-23:59 to 00:01-24:00")
+        if self.start_min == self.end_min:
+            raise ScheduleError("a window must not be empty (use 00:00-24:00 for a whole day)")
+
+    @property
+    def length_ms(self) -> int:
+        """Crossing midnight when the end is not after the start."""
+        return ((self.end_min - self.start_min) % 1440 or 1440) * MINUTE_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a rule applies: these ISO weekdays (1 = Monday), in any of these windows."""
+
+    days: frozenset[int]
+    windows: tuple[Window, ...]
+    #: Local time = UTC + this offset (480 for China Standard Time).
+    utc_offset_min: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.days or not self.days <= frozenset(range(1, 8)):
+            raise ScheduleError("days must name 1-7 weekdays (1 = Monday ... 7 = Sunday)")
+        if not 1 <= len(self.windows) <= 8:
+            raise ScheduleError("a schedule has 1-8 time windows")
+        if not -14 * 60 <= self.utc_offset_min <= 14 * 60:
+            raise ScheduleError("utc_offset_min must be within -840..840")
+
+    def _starts(self, at_ms: int) -> list[int]:
+        """Starts (UTC ms) of the window instances that contain ``at_ms``."""
+        local = at_ms + self.utc_offset_min * MINUTE_MS
+        midnight = local - local % DAY_MS
+        out: list[int] = []
+        for back in (0, 1):  # a window started yesterday may still run
+            day_start = midnight - back * DAY_MS
+            weekday = (day_start // DAY_MS + 3) % 7 + 1  # 1970-01-01 was a Thursday
+            if weekday not in self.days:
+                continue
+            for window in self.windows:
+                start = day_start + window.start_min * MINUTE_MS
+                if start <= local < start + window.length_ms:
+                    out.append(start - self.utc_offset_min * MINUTE_MS)
+        return out
+
+    def active(self, at_ms: int) -> bool:
+        return bool(self._starts(at_ms))
+
+    def active_since(self, at_ms: int) -> int | None:
+        """Start of the continuous stretch of schedule containing ``at_ms`` (None: outside)."""
+        starts = self._starts(at_ms)
+        if not starts:
+            return None
+        since = min(starts)
+        # Each step moves to an earlier window start: at most 9 days x 8 windows of them.
+        while since > at_ms - LOOKBACK_MS:
+            before = self._starts(since - 1)
+            if not before:
+                break
+            since = min(before)
+        return since
+
+
+def _minutes(text: object, where: str) -> int:
+    if not isinstance(text, str) or not _HHMM.fullmatch(text):
+        raise ScheduleError(f"{where} must be a time HH:MM (00:00-24:00)")
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def parse_schedule(raw: object, *, utc_offset_min: int = 0) -> Schedule:
+    """``{"days": ["mon", ...], "windows": [{"start": "22:00", "end": "06:00"}]}``; days may
+    be omitted (every day). Raises :class:`ScheduleError` naming what is wrong."""
+    if not isinstance(raw, dict) or not set(raw) <= {"days", "windows"}:
+        raise ScheduleError("a schedule is an object with 'days' and 'windows'")
+    days = raw.get("days", list(WEEKDAYS))
+    if not isinstance(days, list) or not days or not all(d in WEEKDAYS for d in days):
+        raise ScheduleError(f"schedule.days must be a non-empty list of: {', '.join(WEEKDAYS)}")
+    windows = raw.get("windows")
+    if not isinstance(windows, list) or not 1 <= len(windows) <= 8:
+        raise ScheduleError("schedule.windows must be a list of 1-8 windows")
+    parsed: list[Window] = []
+    for i, window in enumerate(windows):
+        where = f"schedule.windows[{i}]"
+        if not isinstance(window, dict) or set(window) != {"start", "end"}:
+            raise ScheduleError(f"{where} must be an object with 'start' and 'end'")
+        start = _minutes(window["start"], f"{where}.start")
+        if start == 1440:
+            raise ScheduleError(f"{where}.start must be before 24:00")
+        parsed.append(Window(start, _minutes(window["end"], f"{where}.end")))
+    return Schedule(frozenset(WEEKDAYS.index(d) + 1 for d in days), tuple(parsed), utc_offset_min)
+
+
 @dataclass(frozen=True, slots=True)
 class FieldRule:
     name: str
@@ -104,6 +222,8 @@ class FieldRule:
     dwell: Dwell | None = None
     #: Extra data stored with the alarm's reason: the state field to quote.
     quote: str = ""
+    #: When the rule applies (None: at all hours).
+    schedule: Schedule | None = None
 
     def holds(self, state: Mapping[str, Any]) -> bool:
         return all(term.holds(state) for term in self.when)
@@ -205,6 +325,24 @@ class FieldRules:
     zones: Mapping[str, ZoneDwell] = field(default_factory=dict)
     #: Default fire-lane repeat interval (None: a single alert per obstruction).
     lane_repeat_s: float | None = None
+
+    def counting_from(self, rule: FieldRule, since_ms: int, now: int) -> int | None:
+        """From when a held condition counts toward the duration (None: outside schedule)."""
+        if rule.schedule is None:
+            return since_ms
+        stretch = rule.schedule.active_since(now)
+        return None if stretch is None else max(since_ms, stretch)
+
+    def with_schedule(self, schedule: Schedule, *names: str) -> FieldRules:
+        """The same table with the named rules (every rule when none is named) on ``schedule``."""
+        unknown = sorted(set(names) - {rule.name for rule in self.rules})
+        if unknown:
+            raise ScheduleError(f"no such rule: {', '.join(unknown)}")
+        rules = tuple(
+            replace(rule, schedule=schedule) if not names or rule.name in names else rule
+            for rule in self.rules
+        )
+        return replace(self, rules=rules)
 
     def for_kind(self, kind: str) -> tuple[FieldRule, ...]:
         return tuple(rule for rule in self.rules if rule.kind == kind)

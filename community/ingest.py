@@ -208,7 +208,7 @@ class MqttIngest:
         if outcome.verdict is Verdict.REJECTED:
             self.stats.rejected += 1
             log.warning("rejected a message on %r: %s", item.topic[:160], outcome.reason)
-            if outcome.hub_id:  # refused for lack of consent: final, the hub may drop it
+            if outcome.hub_id:  # refused as a replay or for lack of consent: final
                 self._app_ack(outcome.hub_id, outcome.seq)
         else:
             if outcome.verdict is Verdict.STORED:

@@ -4,7 +4,9 @@
 against the key the community enrolled for the sending hub, the topic's hub, the envelope's
 sender and the record's ``hub_id`` must all be the same hub (a hub can only publish on its own
 topic, and the community refuses to believe a record about another hub), and the record must
-follow the uplink spec. Only then is it stored, once, whatever number of times it arrives.
+follow the uplink spec. It must also be fresh (``community.replay``: within the time window,
+and not a device message already received under another key) and allowed by consent. Only then
+is it stored, once, whatever number of times it arrives.
 
 Runs on the single writer thread; the caller acknowledges according to the returned verdict.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -74,6 +76,8 @@ class Pipeline:
         clock: Clock = now_ms,
         consent: Callable[[UplinkRecord], str | None] | None = None,
         field: FieldEngine | None = None,
+        replay: Callable[[UplinkRecord], str | None] | None = None,
+        resident: Sequence[Callable[[UplinkRecord, int], None]] = (),
     ) -> None:
         self._store = store
         self._lookup = lookup
@@ -82,6 +86,11 @@ class Pipeline:
         self._consent = consent or (lambda record: None)
         #: The field-device safety rules, applied to every newly stored record.
         self._field = field
+        #: Why a record is not fresh (None: it is, or its key is already stored).
+        self._replay = replay or (lambda record: None)
+        #: Residents' requests and notice receipts (community.charging_sessions, .notices):
+        #: applied before the record is stored, each idempotent by its key or its state.
+        self._resident = tuple(resident)
 
     def handle_up(self, topic: str, payload: bytes) -> Outcome:
         """Verify, decode and store one uplink record; never raises for bad input."""
@@ -100,10 +109,20 @@ class Pipeline:
             return _rejected(f"record: {exc}")
         if record.hub_id != opened.sender:
             return _rejected(f"record hub_id {record.hub_id!r} is not the envelope's sender")
-        refusal = self._consent(record)
+        refusal = self._replay(record) or self._consent(record)
         if refusal is not None:
-            # Final: acknowledged (so the hub stops resending) but never stored.
+            # Final (a replay or no consent): acknowledged so the hub stops resending, never
+            # stored.
             return Outcome(Verdict.REJECTED, hub_id=record.hub_id, seq=record.seq, reason=refusal)
+        if self._field is not None:  # fire lanes: a plate is hashed before anything stores it
+            record = self._field.before_store(record)
+        try:
+            for apply in self._resident:
+                apply(record, self._clock())
+        except Exception:
+            # Not acknowledged: the hub resends it, and each step is idempotent.
+            log.exception("could not apply %s %s", record.kind, record.key)
+            return _rejected("the record could not be applied; it will be resent")
         digest = hashlib.sha256(opened.body).hexdigest()
         persisted = self._store.persist(record, digest, self._clock())
         if persisted.conflicting:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Final, TypeVar
 
 from community.alarms import ALARM_KINDS, AlarmStatus
@@ -37,6 +38,10 @@ class AlarmQuery:
     hub: str | None = None
     #: Free text matched against home, building, unit, device id and name, room and kind.
     q: str | None = None
+    #: Raised at or after this time (ISO-8601 UTC with milliseconds, as alarms store it).
+    since: str | None = None
+    #: Raised before this time (exclusive), same form.
+    until: str | None = None
     limit: int = DEFAULT_LIMIT
     offset: int = 0
 
@@ -87,6 +92,28 @@ def _text_or_none(value: object, name: str) -> str | None:
     return text or None
 
 
+def _instant(value: object, name: str) -> str:
+    """An ISO-8601 date or date-time, normalised to the alarms' stored UTC form.
+
+    A date alone means midnight UTC; a date-time without an offset is refused, because
+    guessing the caller's time zone would silently move the range by hours.
+    """
+    text = clean_text(value, name, 40).strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise QueryError(
+            f"'{name}' must be an ISO-8601 date (2026-11-21) or date-time with a zone"
+            " (2026-11-21T08:00:00Z)"
+        ) from None
+    if len(text) > 10 and moment.tzinfo is None:
+        raise QueryError(f"'{name}' needs a time zone (Z or +08:00) after the time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
 _STATUSES: Final = {str(s): s for s in AlarmStatus}
 _SEVERITIES: Final = {str(p): p for p in Priority}
 _KINDS: Final = {kind: kind for kind in sorted(ALARM_KINDS)}
@@ -105,6 +132,10 @@ def parse_alarm_query(params: Mapping[str, object]) -> AlarmQuery:
         raise QueryError(f"unknown filter(s): {', '.join(unknown)}")
     limit = _get(params, "limit", lambda v, n: _integer(v, n, 1, MAX_LIMIT))
     offset = _get(params, "offset", lambda v, n: _integer(v, n, 0, MAX_OFFSET))
+    since = _get(params, "since", _instant)
+    until = _get(params, "until", _instant)
+    if since is not None and until is not None and since >= until:
+        raise QueryError("'since' must be before 'until'")
     return AlarmQuery(
         status=_get(params, "status", lambda v, n: _choice(v, n, _STATUSES)),
         acknowledged=_get(params, "acknowledged", _flag),
@@ -113,6 +144,8 @@ def parse_alarm_query(params: Mapping[str, object]) -> AlarmQuery:
         home=_get(params, "home", _text_or_none),
         hub=_get(params, "hub", _text_or_none),
         q=_get(params, "q", _text_or_none),
+        since=since,
+        until=until,
         limit=DEFAULT_LIMIT if limit is None else limit,
         offset=offset or 0,
     )

@@ -24,8 +24,11 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from community import field_views
+from community.accounts import Accounts, Principal
 from community.alarms import PersonAction, WorkAction
 from community.cap import FEED_LIMIT, CapPublisher, atom_feed
+from community.charging_sessions import ChargingSessions
 from community.clock import Clock, iso, now_ms
 from community.commands import CommandDesk
 from community.community_key import KEY_FILE, load_or_create_community_key
@@ -37,19 +40,29 @@ from community.credentials import (
     new_password,
     verify_password,
 )
+from community.elevator import KIND as ELEVATOR_KIND
+from community.elevator import ElevatorDesk
 from community.escalation import EscalationEngine
-from community.escalation_rules import load_rules
+from community.escalation_rules import Whose, load_rules
 from community.field_engine import FieldEngine
 from community.field_rules import FieldRules
 from community.ingest import MqttIngest
 from community.live import LiveFeed
+from community.notices import NoticeDesk
 from community.notify import Notifier
 from community.pipeline import Outcome, Pipeline
+from community.plates import PlateRegistry, consent_decider
 from community.queries import AlarmQuery, QueryError, clean_text, parse_alarm_query
+from community.replay import ReplayGuard, ReplayWindow
 from community.store import HubChange, Store
 from community.web import PathOnlyAccessLogger, make_app
 from community.web_desk import add_desk_routes
+from community.web_field import add_field_routes
+from community.web_lanes import Lanes, add_lane_routes
+from community.web_orders import OrderDesk, add_order_routes
+from community.work_orders import WorkOrders
 from devices.messages import DEVICE_ID_RE
+from devices.uplink import UplinkRecord
 from privacy.consent import SignedConsent
 from privacy.envelope import key_id, public_bytes
 
@@ -71,6 +84,7 @@ class CommunityServer:
         *,
         clock: Clock = now_ms,
         field_rules: FieldRules | None = None,
+        replay_window: ReplayWindow | None = None,
     ) -> None:
         """Raises ValueError for an unusable configuration (escalation table, targets, CAP)."""
         self._config = config
@@ -91,6 +105,10 @@ class CommunityServer:
             self._notifier,
             clock=clock,
             poll_s=config.escalation_poll_s,
+            # Fire lanes: a blocked lane tells the vehicle's owner first (community.plates).
+            resolvers={
+                Whose.VEHICLE_OWNER: lambda db, a, now: self.field.vehicle_owner(db, a, now)
+            },
         )
         self._cap = CapPublisher(
             community_id=config.community_id,
@@ -104,11 +122,29 @@ class CommunityServer:
             for hub_id, hex_key in self._store.hub_public_keys().items()
         }
         self._feed = LiveFeed()
+        self._common_areas = self._store.common_area_hubs()
         self.consent = ConsentCheck(config.data_dir, mode=config.consent, home_of=self._home_of)
         #: Safety rules for field devices: charging ports, the shed, fire lanes.
-        self.field = FieldEngine(self._store, field_rules)
+        #: Fire lanes: plate -> home under consent, stored as keyed hashes only.
+        self.plates = PlateRegistry(self._store, config.data_dir, consent_decider(self.consent))
+        self.field = FieldEngine(self._store, field_rules, self.plates)
+        #: Elevator cars held for an e-bike, and their release.
+        self.elevators = ElevatorDesk(self._store)
+        #: Refuses stale and replayed records at ingest (community.replay).
+        self.replay = ReplayGuard(
+            self._store, replay_window, clock, audit=lambda: self.consent.audit
+        )
         self._pipeline = Pipeline(
-            self._store, self._keys.get, clock, self.consent.check, field=self.field
+            self._store,
+            self._keys.get,
+            clock,
+            self._consent_check,
+            field=self.field,
+            replay=self.replay.check,
+            resident=(  # notices and charging are built below, once the key is loaded
+                lambda record, now: self.notices.on_record(record, now),
+                lambda record, now: self.charging.on_record(record, now),
+            ),
         )
         self._ingest = MqttIngest(
             config, self._pipeline, self._write, self._publish, self._publish_hub
@@ -124,7 +160,35 @@ class CommunityServer:
             clock=clock,
             on_unacknowledged=lambda row: self._field_wake.set(),
         )
+        #: Notices to homes; residents' charging sessions (community.notices, .charging_sessions)
+        self.notices = NoticeDesk(
+            community_id=config.community_id,
+            key=self._community_key,
+            store=self._store,
+            write=self._write,
+            publish=self._ingest.publish,
+            clock=clock,
+        )
+        self.charging = ChargingSessions(
+            store=self._store,
+            notices=self.notices,
+            send=self.commands.send,
+            write=self._write,
+            clock=clock,
+        )
+        #: Staff accounts and roles; work orders (repairs, complaints) and their SLA timer.
+        self.accounts = Accounts(self._store, self._token, clock())
+        self.work_orders = WorkOrders(self._store, self.accounts.role_of)
+        self.order_desk = OrderDesk(
+            self.work_orders,
+            self.accounts,
+            write=self._write,
+            clock=clock,
+            feed=self._feed,
+            poll_s=config.escalation_poll_s,
+        )
         self._field_wake = asyncio.Event()
+        self._elevator_lock = asyncio.Lock()
         self._field_task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._runner: web.AppRunner | None = None
@@ -138,6 +202,14 @@ class CommunityServer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="community-db")
         app = make_app(self)
         add_desk_routes(app)
+        add_lane_routes(  # fire lanes: plate registry and weekly report
+            app,
+            Lanes(
+                self.plates, self._store, self._write, self._clock, self._config.cap_utc_offset_min
+            ),
+        )
+        add_field_routes(app)
+        add_order_routes(app)  # work orders, staff accounts
         self._runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._config.http_host, self._config.http_port)
@@ -149,6 +221,9 @@ class CommunityServer:
         await self._escalation.start(self._write, self._escalated)
         await self._ingest.start()
         await self.commands.start()
+        await self.notices.start()
+        await self.charging.start()
+        await self.order_desk.start()
         self._field_task = asyncio.create_task(self._watch_field(), name="community-field")
         self._presence = asyncio.create_task(self._watch_presence(), name="community-presence")
         log.info("community %s serving on port %d", self._config.community_id, self._port)
@@ -159,6 +234,9 @@ class CommunityServer:
             self._field_task.cancel()
             await asyncio.gather(self._field_task, return_exceptions=True)
             self._field_task = None
+        await self.order_desk.stop()
+        await self.charging.stop()
+        await self.notices.stop()
         await self.commands.stop()
         await self._ingest.stop()
         if self._presence is not None:
@@ -193,17 +271,21 @@ class CommunityServer:
         self._feed.hub(change.hub)
         self._alarms_changed(change.alarms)
 
+    def _push(self, alarm: dict[str, Any]) -> None:
+        """Push one alarm to the live dashboards as the API shows it (with command status)."""
+        self._feed.alarm(alarm if "command_status" in alarm else self._with_command(alarm))
+
     def _alarms_changed(self, alarms: tuple[dict[str, Any], ...]) -> None:
         """Push changed alarms live; a new alarm may have queued its first notifications."""
         for alarm in alarms:
-            self._feed.alarm(alarm)
+            self._push(alarm)
         if alarms:
             self._escalation.wake()
             self._notifier.wake()
 
     def _escalated(self, alarms: list[dict[str, Any]]) -> None:
         for alarm in alarms:
-            self._feed.alarm(alarm)
+            self._push(alarm)
         self._notifier.wake()
 
     async def _watch_field(self) -> None:
@@ -231,6 +313,32 @@ class CommunityServer:
                 continue
             await self._write(self.field.booked, cut, command_id)
             log.info("cut %s (%s): command %s", cut.device_id, cut.reason, command_id)
+        await self._elevator_round()
+
+    async def _elevator_round(self) -> None:
+        """Hold cars with an e-bike alarm, release those cleared or released by staff.
+
+        One round at a time (the field timer and a staff release both start rounds), so a
+        decided command is sent once.
+        """
+        async with self._elevator_lock:
+            await self._elevator_send()
+
+    async def _elevator_send(self) -> None:
+        await self._write(self.elevators.scan, self._clock())
+        for pending in await self._write(self.elevators.pending):
+            try:
+                first = ""
+                for command, args in pending.commands:
+                    sent = await self.commands.send(
+                        pending.hub_id, pending.device_id, str(command), args
+                    )
+                    first = first or sent
+            except ValueError as exc:
+                log.warning("could not %s %s: %s", pending.phase, pending.device_id, exc)
+                continue
+            await self._write(self.elevators.sent, pending, first)
+            log.info("elevator %s: %s (command %s)", pending.device_id, pending.phase, first)
 
     async def _watch_presence(self) -> None:
         """A hub that stops heartbeating is offline, even if its last will never arrived; one
@@ -283,6 +391,10 @@ class CommunityServer:
     def feed(self) -> LiveFeed:
         return self._feed
 
+    def principal(self, token: str) -> Principal | None:
+        """Who a web token belongs to: a staff account (the manager token: property admin)."""
+        return self.accounts.authenticate(token)
+
     def enroll_hub(
         self,
         hub_id: str,
@@ -292,12 +404,15 @@ class CommunityServer:
         building: str = "",
         unit: str = "",
         issue_password: bool = True,
+        common_area: bool = False,
     ) -> str:
         """Register a hub and its signing key; return a fresh broker password for it.
 
         The password is stored only as a hash; enrolling again rotates it. With
         ``issue_password=False`` only the key and location are (re)registered, any stored
-        password stays valid, and the empty string is returned.
+        password stays valid, and the empty string is returned. ``common_area`` marks a
+        gateway the community runs itself (charging shed, lift, fire lane): no resident's
+        home is behind it, so residents' consents do not apply to what it reports.
         """
         if not DEVICE_ID_RE.fullmatch(hub_id):
             raise ValueError("hub_id must be 1-64 letters, digits or ._:- and start alnum")
@@ -319,8 +434,13 @@ class CommunityServer:
             key_id=key_id(public_key),
             password_hash=hash_password(password) if issue_password else None,
             now=self._clock(),
+            common_area=common_area,
         )
         self._keys[hub_id] = public_key
+        if common_area:
+            self._common_areas.add(hub_id)
+        else:
+            self._common_areas.discard(hub_id)
         return password
 
     def register_hub_key(
@@ -331,10 +451,17 @@ class CommunityServer:
         *,
         building: str = "",
         unit: str = "",
+        common_area: bool = False,
     ) -> None:
         """Register a hub's signing key without touching its broker password."""
         self.enroll_hub(
-            hub_id, home_id, public_key, building=building, unit=unit, issue_password=False
+            hub_id,
+            home_id,
+            public_key,
+            building=building,
+            unit=unit,
+            issue_password=False,
+            common_area=common_area,
         )
 
     async def register_resident(
@@ -346,6 +473,14 @@ class CommunityServer:
     async def record_consent(self, signed: SignedConsent) -> int:
         """Store a resident-signed grant or withdrawal; raises ConsentError, storing nothing."""
         return await self._write(self.consent.record, signed)
+
+    def _consent_check(self, record: UplinkRecord) -> str | None:
+        """Residents' consent governs what leaves a *home*; a common-area gateway the
+        community runs itself (charging shed, lift, fire lane) carries the community's own
+        operational data, so only home hubs are checked."""
+        if record.hub_id in self._common_areas:
+            return None
+        return self.consent.check(record)
 
     def _home_of(self, hub_id: str) -> str | None:
         rows = self._store.read("SELECT home_id FROM hubs WHERE hub_id = ?", [hub_id])
@@ -376,8 +511,12 @@ class CommunityServer:
         return [self._with_command(alarm) for alarm in alarms]
 
     def _with_command(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        """The alarm with ``command_status`` of the cut it sent (None if it sent none)."""
-        return {**alarm, "command_status": self.field.command_status(int(alarm["id"]))}
+        """The alarm with ``command_status`` of the command it caused (None if none): the
+        port cut of a field rule, or an elevator car's hold or release (also as ``hold``)."""
+        alarm_id = int(alarm["id"])
+        hold = self.elevators.hold(alarm_id) if alarm.get("kind") == ELEVATOR_KIND else None
+        status = hold["command_status"] if hold else self.field.command_status(alarm_id)
+        return {**alarm, "command_status": status, **({"hold": hold} if hold else {})}
 
     def events(self) -> list[dict[str, Any]]:
         """Every stored device event (key, hub, home, device, event, active, device_seq, ts)."""
@@ -421,6 +560,7 @@ class CommunityServer:
             return None
         alarm["escalation"] = self._escalation.steps(alarm_id)
         alarm["notifications"] = self._notifier.deliveries(alarm_id)
+        alarm["work_orders"] = self.work_orders.for_alarm(alarm_id)
         return self._with_command(alarm)
 
     async def get_alarm(self, alarm_id: int) -> dict[str, Any] | None:
@@ -433,7 +573,7 @@ class CommunityServer:
             self._store.act, alarm_id, action, by, note, self._clock()
         )
         if changed:
-            self._feed.alarm(alarm)
+            self._push(alarm)
         return alarm, changed
 
     async def work(
@@ -448,8 +588,17 @@ class CommunityServer:
             self._clock(),
         )
         if changed:
-            self._feed.alarm(alarm)
+            self._push(alarm)
         return alarm, changed
+
+    async def release_elevator(self, alarm_id: int, by: str) -> dict[str, Any]:
+        """Staff release a held car; raises AlarmNotFoundError or elevator.ReleaseError."""
+        await self._write(self.elevators.release, alarm_id, by, self._clock())
+        await self._elevator_round()
+        alarm = await self.get_alarm(alarm_id)
+        assert alarm is not None
+        self._push(alarm)
+        return alarm
 
     async def add_evidence(
         self, alarm_id: int, uri: str, sha256: str, kind: str, by: str
@@ -458,7 +607,7 @@ class CommunityServer:
             self._store.add_evidence, alarm_id, uri, sha256, kind, by, self._clock()
         )
         if added:
-            self._feed.alarm(alarm)
+            self._push(alarm)
         return alarm, entry, added
 
     async def cap_feed(self, base_url: str) -> bytes:
@@ -483,6 +632,16 @@ class CommunityServer:
         alarms = await self._write(self._store.open_alarms)
         hubs = await self._write(self._store.hubs)
         return {"alarms": alarms, "hubs": hubs, "server_time": iso(self._clock())}
+
+    async def field_ports(self, view: field_views.FieldFilter) -> dict[str, Any]:
+        """The charging shed page (``GET /api/field/ports``)."""
+        return await self._write(field_views.ports, self._store, view, self._clock())
+
+    async def field_lanes(self, view: field_views.FieldFilter) -> dict[str, Any]:
+        """The fire lanes page (``GET /api/field/lanes``)."""
+        return await self._write(
+            field_views.lanes, self._store, self.field.rules, view, self._clock()
+        )
 
     async def full_stats(self) -> dict[str, int]:
         counts = await self._write(self._store.counts)

@@ -53,6 +53,7 @@ from community.clock import iso
 from community.queries import AlarmQuery
 from devices.messages import Event, to_dict
 from devices.uplink import RecordKind, UplinkRecord
+from privacy.sealed_fields import summarise
 
 SCHEMA_VERSION: Final = 2
 #: The live board's snapshot holds at most this many open alarms.
@@ -73,10 +74,19 @@ _ALARM_COLUMNS_V2: Final[dict[str, type]] = {
     "resolution": str,
     "escalation_tier": int,
     "exercise": int,
+    #: What the raising event carried sealed for others: JSON ``[{field, recipients}]``.
+    "sealed": str,
 }
+#: Event columns added after schema version 1: the record's sealed entries, stored opaque.
+_EVENT_COLUMNS_V2: Final[dict[str, type]] = {"sealed": str}
 #: Hub columns added after schema version 1: since when it is offline, and whether that
 #: outage already raised its alarm (so a person clearing it is not overruled by a re-raise).
-_HUB_COLUMNS_V2: Final[dict[str, type]] = {"offline_since_ms": int, "offline_alarmed": int}
+_HUB_COLUMNS_V2: Final[dict[str, type]] = {
+    "offline_since_ms": int,
+    "offline_alarmed": int,
+    #: 1 for a gateway the community itself runs in a common area (charging shed, lift, lane).
+    "common_area": int,
+}
 
 _ORDER: Final = (
     "ORDER BY (status = 'active') DESC, acknowledged ASC, severity_rank ASC,"
@@ -103,6 +113,9 @@ _EXACT_FILTERS: Final = (
     ("home", "home_id = ?"),
     ("hub", "hub_id = ?"),
 )
+#: (filter name, SQL condition) — the raised-at range of :class:`AlarmQuery` (stored ISO
+#: strings of one fixed UTC form compare in time order).
+_RANGE_FILTERS: Final = (("since", "raised_at >= ?"), ("until", "raised_at < ?"))
 _SEARCHED: Final = (
     "home_id",
     "building",
@@ -156,6 +169,16 @@ class Persisted:
     hub: dict[str, Any] | None = None
 
 
+def sealed_json(record: UplinkRecord) -> str | None:
+    """A record's sealed entries as stored: opaque, exactly as they arrived (never opened)."""
+    return json.dumps([e.to_dict() for e in record.sealed]) if record.sealed else None
+
+
+def sealed_summary_json(record: UplinkRecord) -> str | None:
+    """Which fields of the record are sealed, and for whom (shown instead of the values)."""
+    return json.dumps(summarise(record.sealed)) if record.sealed else None
+
+
 def hub_view(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row.get(name) for name in _HUB_FIELDS}
 
@@ -173,6 +196,11 @@ def _where(query: AlarmQuery) -> tuple[str, list[object]]:
         if value is not None:
             conditions.append(condition)
             params.append(int(value) if isinstance(value, bool) else str(value))
+    for name, condition in _RANGE_FILTERS:
+        value = getattr(query, name)
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
     if query.q:
         conditions.append(
             "(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED) + ")"
@@ -339,7 +367,11 @@ class Store:
                 not_null={"hub_id", "device_id", "kind", "severity", "status", "count"},
                 if_not_exists=True,
             )
-            for table, added in (("alarms", _ALARM_COLUMNS_V2), ("hubs", _HUB_COLUMNS_V2)):
+            for table, added in (
+                ("alarms", _ALARM_COLUMNS_V2),
+                ("hubs", _HUB_COLUMNS_V2),
+                ("events", _EVENT_COLUMNS_V2),
+            ):
                 columns = db.table(table).columns_dict
                 for name, column_type in added.items():
                     if name not in columns:
@@ -379,6 +411,9 @@ class Store:
                 " ON alarm_evidence(alarm_id, sha256)",
                 "CREATE INDEX IF NOT EXISTS events_condition"
                 " ON events(hub_id, device_id, event, seq)",
+                # The replay window's lookups (community.replay).
+                "CREATE INDEX IF NOT EXISTS events_device_seq"
+                " ON events(hub_id, device_id, device_seq)",
                 "CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_active"
                 " ON alarms(hub_id, device_id, kind) WHERE status = 'active'",
                 "CREATE INDEX IF NOT EXISTS alarms_open ON alarms(status, acknowledged)",
@@ -403,6 +438,7 @@ class Store:
         key_id: str,
         password_hash: str | None,
         now: int,
+        common_area: bool = False,
     ) -> None:
         """Register or update a hub; ``password_hash=None`` keeps the stored one."""
         fields: dict[str, object] = {
@@ -411,6 +447,7 @@ class Store:
             "unit": unit,
             "public_key": public_key_hex,
             "key_id": key_id,
+            "common_area": int(common_area),
         }
         if password_hash is not None:
             fields["password_hash"] = password_hash
@@ -425,6 +462,12 @@ class Store:
     def hub_public_keys(self) -> dict[str, str]:
         with self._lock:
             return {r["hub_id"]: r["public_key"] for r in self._db.query("SELECT * FROM hubs")}
+
+    def common_area_hubs(self) -> set[str]:
+        """The gateways the community runs itself (no resident's home behind them)."""
+        with self._lock:
+            rows = self._db.query("SELECT hub_id FROM hubs WHERE common_area = 1")
+            return {r["hub_id"] for r in rows}
 
     def hub_password_hash(self, hub_id: str) -> str | None:
         with self._lock:
@@ -666,6 +709,7 @@ class Store:
             "received_at": iso(now),
             "message": None if message is None else json.dumps(to_dict(message)),
             "summary": None if record.summary is None else json.dumps(record.summary),
+            "sealed": sealed_json(record),
         }
 
     def _touch_hub(
@@ -800,6 +844,7 @@ class Store:
             "handling": str(Handling.NEW),
             "escalation_tier": 0,
             "exercise": int(self._exercise(record, event)),
+            "sealed": sealed_summary_json(record),
         }
         alarm_id = db.table("alarms").insert(row).last_rowid
         assert alarm_id is not None
@@ -831,10 +876,14 @@ class Store:
     ) -> int:
         assert active is not None
         alarm_id = int(active["id"])
-        db.table("alarms").update(
-            alarm_id,
-            {"count": int(active["count"]) + 1, "last_event_at": iso(now), "updated_at": iso(now)},
-        )
+        changes: dict[str, object] = {
+            "count": int(active["count"]) + 1,
+            "last_event_at": iso(now),
+            "updated_at": iso(now),
+        }
+        if record.sealed:
+            changes["sealed"] = sealed_summary_json(record)
+        db.table("alarms").update(alarm_id, changes)
         self._history(db, alarm_id, HistoryAction.REPEATED, DEVICE, now, key=record.key)
         return alarm_id
 
@@ -935,6 +984,14 @@ class Store:
                 return alarm_view(row), False
             changes = self._PERSON_CHANGES[rule.records](by, iso(now))
             return self.change_alarm(db, row, changes, rule.records, by, now, note), True
+
+    def acknowledge_in(
+        self, db: Database, row: Mapping[str, Any], by: str, now: int, note: str
+    ) -> dict[str, Any]:
+        """Acknowledge an alarm inside the caller's transaction (a service acting for a
+        person, e.g. staff releasing a held elevator car)."""
+        changes = self._PERSON_CHANGES[HistoryAction.ACKNOWLEDGED](by, iso(now))
+        return self.change_alarm(db, row, changes, HistoryAction.ACKNOWLEDGED, by, now, note)
 
     def work(
         self,

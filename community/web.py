@@ -26,6 +26,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from community.accounts import Principal, may, permission_for
 from community.alarms import PersonAction, TransitionError, WorkAction
 from community.credentials import same_secret
 from community.live import LiveFeed, Subscription
@@ -63,6 +64,10 @@ class Backend(Protocol):
     @property
     def feed(self) -> LiveFeed: ...
 
+    def principal(self, token: str) -> Principal | None:
+        """The staff account a token belongs to (the manager token: the property admin)."""
+        ...
+
     def health(self) -> dict[str, Any]: ...
 
     async def list_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]: ...
@@ -76,6 +81,8 @@ class Backend(Protocol):
     async def work(
         self, alarm_id: int, action: WorkAction, by: str, to: str | None, note: str | None
     ) -> tuple[dict[str, Any], bool]: ...
+
+    async def release_elevator(self, alarm_id: int, by: str) -> dict[str, Any]: ...
 
     async def add_evidence(
         self, alarm_id: int, uri: str, sha256: str, kind: str, by: str
@@ -93,6 +100,8 @@ class Backend(Protocol):
 
 
 BACKEND: Final = web.AppKey("backend", Backend)
+#: Who is acting, set by the auth middleware on every authenticated request.
+PRINCIPAL: Final = web.RequestKey("principal", Principal)
 SOCKETS: Final = web.AppKey("sockets", set[web.WebSocketResponse])
 
 
@@ -114,13 +123,13 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
 # --- middleware ------------------------------------------------------------------------------
 
 
-def _authorized(request: web.Request) -> bool:
-    token = request.app[BACKEND].manager_token
+def _authorized(request: web.Request) -> Principal | None:
+    """The staff account of the request's Bearer token or login cookie, if any."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return same_secret(header[len("Bearer ") :].strip(), token)
+        return request.app[BACKEND].principal(header[len("Bearer ") :].strip())
     cookie = request.cookies.get(COOKIE)
-    return cookie is not None and same_secret(cookie, token)
+    return None if cookie is None else request.app[BACKEND].principal(cookie)
 
 
 def _cap_reader(request: web.Request) -> bool:
@@ -161,10 +170,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in _PUBLIC or _cap_reader(request):
         return await handler(request)
-    if not _authorized(request):
+    principal = _authorized(request)
+    if principal is None:
         if request.path.startswith("/api/"):
             return _error(401, "the manager token is required")
         raise web.HTTPFound("/login")
+    # Least privilege: one table says what each role may do (community.accounts).
+    if not may(principal.role, permission_for(request.method, request.path)):
+        return _error(403, f"a {principal.role} may not do this")
+    request[PRINCIPAL] = principal
     uses_cookie = not request.headers.get("Authorization", "").startswith("Bearer ")
     websocket = request.headers.get("Upgrade", "").lower() == "websocket"
     if uses_cookie and (request.method in _UNSAFE or websocket) and not _same_origin(request):
@@ -196,7 +210,7 @@ def _login_page(error: str = "", status: int = 200) -> web.Response:
 
 
 def _logged_in(request: web.Request, token: str) -> web.StreamResponse:
-    if not same_secret(token, request.app[BACKEND].manager_token):
+    if request.app[BACKEND].principal(token) is None:
         return _login_page("Wrong token. 令牌不正确。", status=401)
     response = web.Response(status=303, headers={"Location": "/"})
     response.set_cookie(
@@ -256,9 +270,11 @@ def _reject_constant(token: str) -> Any:
 
 async def _person(request: web.Request) -> tuple[str, str | None]:
     """``{"by": name, "note": text}``, both optional; an empty body acts as ``manager``."""
+    # Staff with their own account act under their name unless they name someone.
+    default = request[PRINCIPAL].name if PRINCIPAL in request else DEFAULT_PERSON
     raw = await request.read()
     if not raw.strip():
-        return DEFAULT_PERSON, None
+        return default, None
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
@@ -269,7 +285,7 @@ async def _person(request: web.Request) -> tuple[str, str | None]:
     if unknown:
         raise BadRequestError(f"unknown field(s): {', '.join(unknown)}")
     try:
-        by = clean_text(body.get("by", DEFAULT_PERSON), "by", MAX_NAME).strip()
+        by = clean_text(body.get("by", default), "by", MAX_NAME).strip()
         note_raw = body.get("note")
         note = None if note_raw is None else clean_text(note_raw, "note", MAX_NOTE).strip()
     except QueryError as exc:

@@ -2,8 +2,10 @@
 
 ``POST /api/alarms/{id}/assign`` ``{"to", "by"}``, ``/start`` ``{"by"}``, ``/resolve``
 ``{"note", "by"}`` and ``/evidence`` ``{"uri", "sha256", "kind", "by"}`` answer
-``{"alarm": …, "changed": bool}`` like ack and clear; ``GET /api/cap/feed.atom`` and
-``GET /api/cap/{identifier}.xml`` serve the published CAP messages. Bodies are checked field
+``{"alarm": …, "changed": bool}`` like ack and clear; ``/release`` ``{"by"}`` releases an
+elevator car held for an e-bike and answers ``{"alarm": …, "command_id": …}``;
+``GET /api/cap/feed.atom`` and ``GET /api/cap/{identifier}.xml`` serve the published CAP
+messages. Bodies are checked field
 by field against small tables; anything else is a 400 that says what is wrong, a state the
 action does not fit is a 409, and nothing here can turn bad input into a 500.
 
@@ -99,6 +101,7 @@ Parser = Callable[[object, str], str]
 _BODIES: Final[dict[str, dict[str, tuple[Parser, bool]]]] = {
     "assign": {"by": (_name, False), "to": (_name, True), "note": (_note, False)},
     "start": {"by": (_name, False), "note": (_note, False)},
+    "release": {"by": (_name, False)},
     "resolve": {"by": (_name, False), "note": (_note, True)},
     "evidence": {
         "by": (_name, False),
@@ -165,6 +168,19 @@ async def add_evidence(request: web.Request) -> web.StreamResponse:
     return web.json_response({"alarm": alarm, "evidence": entry, "changed": added})
 
 
+async def release_car(request: web.Request) -> web.StreamResponse:
+    """Staff release an elevator car held for an e-bike (a false alarm, or dealt with)."""
+    alarm_id = _alarm_id(request)
+    body = await _body(request, "release")
+    try:
+        alarm = await request.app[BACKEND].release_elevator(alarm_id, body["by"])
+    except AlarmNotFoundError:
+        return _error(404, f"no alarm {alarm_id}")
+    except TransitionError as exc:
+        return _error(409, f"alarm {alarm_id}: {exc}")
+    return web.json_response({"alarm": alarm, "command_id": alarm["hold"]["command_id"]})
+
+
 async def cap(request: web.Request) -> web.StreamResponse:
     """The Atom feed of CAP messages, or one message by its identifier."""
     name = request.match_info["name"]
@@ -182,4 +198,5 @@ async def cap(request: web.Request) -> web.StreamResponse:
 def add_desk_routes(app: web.Application) -> None:
     app.router.add_post("/api/alarms/{alarm_id}/{action:assign|start|resolve}", work_on_alarm)
     app.router.add_post("/api/alarms/{alarm_id}/evidence", add_evidence)
+    app.router.add_post("/api/alarms/{alarm_id}/release", release_car)
     app.router.add_get("/api/cap/{name}", cap)

@@ -46,12 +46,47 @@
       h_evidence: "Evidence", h_escalated: "Escalated", h_notified: "Notified",
       h_notify_failed: "Notification failed",
       supervision_word: "supervision", hub_word: "hub", escalation_word: "escalation",
+      rules_word: "safety rules",
+      tab_board: "Alarms", tab_shed: "Charging shed", tab_lanes: "Fire lanes",
+      tab_history: "History",
+      shed_title: "Charging shed", shed_empty: "No charging port has reported yet.",
+      cuts_title: "Power cuts by the safety rules", cuts_empty: "No cuts so far.",
+      col_when: "When", col_port: "Port", col_reason: "Reason", col_command: "Command",
+      col_alarm: "Alarm", station: "Station", port_n: "Port {n}",
+      m_power: "Power", m_temp: "Temperature", m_current: "Current", m_voltage: "Voltage",
+      m_energy: "Energy", m_session: "Session", last_report: "last report",
+      no_session: "none", last_cut: "Last cut",
+      ps_idle: "Idle", ps_charging: "Charging", ps_full: "Full", ps_stopped: "Stopped",
+      ps_fault: "Fault", ps_unknown: "Unknown",
+      rs_overtemperature: "Over-temperature", rs_overpower: "Over-power",
+      rs_abnormal_load: "Abnormal load (power strip)", rs_full: "Charged full",
+      rs_too_long: "Charging too long", rs_shed_smoke: "Smoke in the shed",
+      cs_asked: "Asked", cs_pending: "Sent · waiting", cs_overdue: "Overdue",
+      cs_acked: "Done (confirmed)", cs_failed: "Failed",
+      lanes_title: "Fire lanes", lanes_empty: "No fire-lane sensor has reported yet.",
+      col_zone: "Zone", col_lane_state: "State", col_occupied: "Occupied for",
+      col_threshold: "Alarm after",
+      occ_clear: "Clear", occ_vehicle: "Vehicle", occ_object: "Object",
+      occ_vehicle_and_object: "Vehicle and object",
+      dwell_vehicle: "vehicle {s}", dwell_object: "object {s}", repeat_every: "repeat every {s}",
+      no_alarm: "—", updated: "updated {t}", load_failed: "Could not load",
+      f_all_kinds: "All events", f_ack_any: "Acknowledged or not", f_ack_yes: "Acknowledged",
+      f_from: "From", f_to: "To", f_reset: "Reset", prev: "Previous", next: "Next",
+      range: "{a}–{b} of {n}", range_none: "0 of 0",
+      release: "Release car", done_release: "Car released",
+      held_since: "Car held since {t}", released_by: "Released by {who} · {t}",
+      command_word: "command", sealed_for: "{f}: sealed for {r}",
       ev: {
         smoke_alarm: "Smoke alarm", gas_alarm: "Gas leak", fall_detected: "Fall detected",
         emergency_call: "Emergency call", water_leak: "Water leak",
         device_offline: "Device offline", battery_low: "Battery low",
         hardware_fault: "Hardware fault", end_of_service: "End of service", tamper: "Tamper",
         hub_offline: "Hub offline",
+        charger_overtemperature: "Charger over-temperature",
+        charger_overpower: "Charger over-power", charger_abnormal_load: "Abnormal charging load",
+        charge_too_long: "Charging too long", charging_shed_smoke: "Smoke in the charging shed",
+        charger_command_unacknowledged: "Charger did not confirm a cut",
+        elevator_ebike: "E-bike in an elevator", fire_lane_obstructed: "Fire lane obstructed",
       },
     },
     zh: {
@@ -96,12 +131,45 @@
       h_evidence: "证据", h_escalated: "升级通知", h_notified: "已通知",
       h_notify_failed: "通知失败",
       supervision_word: "系统监测", hub_word: "网关", escalation_word: "升级",
+      rules_word: "安全规则",
+      tab_board: "报警", tab_shed: "充电棚", tab_lanes: "消防通道", tab_history: "历史记录",
+      shed_title: "充电棚", shed_empty: "尚无充电端口上报数据。",
+      cuts_title: "安全规则执行的断电", cuts_empty: "暂无断电记录。",
+      col_when: "时间", col_port: "端口", col_reason: "原因", col_command: "指令",
+      col_alarm: "报警", station: "充电站", port_n: "{n}号端口",
+      m_power: "功率", m_temp: "温度", m_current: "电流", m_voltage: "电压",
+      m_energy: "电量", m_session: "充电会话", last_report: "最近上报",
+      no_session: "无", last_cut: "最近断电",
+      ps_idle: "空闲", ps_charging: "充电中", ps_full: "已充满", ps_stopped: "已停止",
+      ps_fault: "故障", ps_unknown: "未知",
+      rs_overtemperature: "温度过高", rs_overpower: "功率过高",
+      rs_abnormal_load: "负载异常（插线板）", rs_full: "已充满",
+      rs_too_long: "充电时间过长", rs_shed_smoke: "充电棚烟雾",
+      cs_asked: "已请求", cs_pending: "已发送 · 等待确认", cs_overdue: "超时未确认",
+      cs_acked: "已执行（已确认）", cs_failed: "失败",
+      lanes_title: "消防通道", lanes_empty: "尚无消防通道传感器上报数据。",
+      col_zone: "区域", col_lane_state: "状态", col_occupied: "占用时长",
+      col_threshold: "报警阈值",
+      occ_clear: "畅通", occ_vehicle: "有车辆", occ_object: "有杂物",
+      occ_vehicle_and_object: "有车辆和杂物",
+      dwell_vehicle: "车辆 {s}", dwell_object: "杂物 {s}", repeat_every: "每 {s} 重复",
+      no_alarm: "—", updated: "更新于 {t}", load_failed: "加载失败",
+      f_all_kinds: "全部事件", f_ack_any: "全部确认状态", f_ack_yes: "已确认",
+      f_from: "从", f_to: "至", f_reset: "重置", prev: "上一页", next: "下一页",
+      range: "第 {a}–{b} 条，共 {n} 条", range_none: "共 0 条",
+      release: "放行", done_release: "已放行",
+      held_since: "电梯自 {t} 起被锁定", released_by: "{who} 已放行 · {t}",
+      command_word: "指令", sealed_for: "{f}：已加密，仅 {r} 可读",
       ev: {
         smoke_alarm: "烟雾报警", gas_alarm: "燃气泄漏", fall_detected: "跌倒检测",
         emergency_call: "紧急呼叫", water_leak: "漏水报警",
         device_offline: "设备离线", battery_low: "电量低",
         hardware_fault: "硬件故障", end_of_service: "寿命到期", tamper: "防拆报警",
         hub_offline: "网关离线",
+        charger_overtemperature: "充电过温", charger_overpower: "充电功率过高",
+        charger_abnormal_load: "充电负载异常", charge_too_long: "充电时间过长",
+        charging_shed_smoke: "充电棚烟雾报警", charger_command_unacknowledged: "充电桩未确认断电",
+        elevator_ebike: "电梯内电动车", fire_lane_obstructed: "消防通道占用",
       },
     },
   };
@@ -133,7 +201,10 @@
   const eventName = (kind) => I18N[lang].ev[kind] || I18N.en.ev[kind] || kind;
   /** Who did something: people by name, the system's own actors in words. */
   const SYSTEM_ACTORS = { device: "device_word", supervision: "supervision_word",
-    hub: "hub_word", escalation: "escalation_word" };
+    hub: "hub_word", escalation: "escalation_word", rules: "rules_word" };
+  /** "{name}" placeholders filled in, as text. */
+  const fill = (key, values) => Object.entries(values).reduce(
+    (text, [k, v]) => text.replace(`{${k}}`, v), t(key));
   const who = (by) => (SYSTEM_ACTORS[by] ? t(SYSTEM_ACTORS[by]) : by);
   const handlingOf = (a) => a.handling || "new";
 
@@ -165,13 +236,16 @@
     $("#lang").textContent = lang === "zh" ? "English" : "中文";
     setConn($("#conn").dataset.state);
     render();
+    renderFieldPages();
   }
 
   // ---- time ------------------------------------------------------------------------------
   const serverNow = () => Date.now() + clockOffset;
   function age(iso) {
-    const ms = Math.max(0, serverNow() - Date.parse(iso));
-    const s = Math.floor(ms / 1000);
+    return duration(serverNow() - Date.parse(iso));
+  }
+  function duration(ms) {
+    const s = Math.floor(Math.max(0, ms) / 1000);
     if (s < 60) return `${s}s`;
     const m = Math.floor(s / 60);
     if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
@@ -334,10 +408,18 @@
     $("#count-hubs").textContent = `${online}/${hubs.size}`;
   }
 
-  let detailHistory = { id: null, items: [], evidence: [] };
+  let detailHistory = { id: null, items: [], evidence: [], body: null };
+  /** The selected alarm: the live copy over the fetched one (which adds hold, sealed…). */
+  function selectedAlarm() {
+    if (selectedId === null) return null;
+    const fetched = detailHistory.id === selectedId ? detailHistory.body : null;
+    const live = alarms.get(selectedId);
+    if (!live) return fetched;
+    return fetched ? { ...fetched, ...live, hold: fetched.hold, sealed: fetched.sealed } : live;
+  }
   function renderDetail() {
     const panel = $("#detail");
-    const a = selectedId === null ? null : alarms.get(selectedId);
+    const a = selectedAlarm();
     if (!a) { panel.hidden = true; return; }
     panel.hidden = false;
     panel.dataset.alarmId = a.id;
@@ -368,6 +450,67 @@
       h.note ? el("div", { text: h.action === "assigned" ? `→ ${h.note}` : h.note }) : null)));
     $("#detail-evidence").replaceChildren(...current.evidence.map((e) => el("li", {},
       el("b", { text: e.kind }), e.uri, ` · sha256 ${e.sha256.slice(0, 12)}…`)));
+    renderSealed(a);
+    renderRelease(a);
+  }
+
+  /** Fields sealed for named recipients: the manager sees who may read them, never the value. */
+  function renderSealed(a) {
+    const sealed = Array.isArray(a.sealed) ? a.sealed : [];
+    $("#detail-sealed").replaceChildren(...sealed.flatMap((item) => {
+      if (!item || typeof item !== "object") return [];
+      const recipients = Array.isArray(item.recipients) ? item.recipients : [];
+      return recipients.map((r) => el("li", { "data-field": String(item.field ?? ""),
+        "data-recipient": String(r), text: fill("sealed_for", { f: String(item.field ?? ""),
+          r: String(r) }) }));
+    }));
+  }
+
+  /** An e-bike in an elevator holds the car; staff on site release it here. */
+  function renderRelease(a) {
+    const row = $("#detail-release-row");
+    row.hidden = a.kind !== "elevator_ebike";
+    if (row.hidden) return;
+    const hold = a.hold && typeof a.hold === "object" ? a.hold : null;
+    const button = $("#detail-release");
+    button.disabled = Boolean(hold && hold.released);
+    let state = "";
+    if (hold && hold.released) {
+      state = fill("released_by", { who: who(hold.released_by || ""),
+        t: hold.released_ms ? when(new Date(hold.released_ms).toISOString()) : "" });
+    } else if (hold && hold.held_ms) {
+      state = fill("held_since", { t: when(new Date(hold.held_ms).toISOString()) });
+    }
+    if (hold && hold.command_status) {
+      state += `${state ? " · " : ""}${t("command_word")}: ${t(`cs_${hold.command_status}`)}`;
+    }
+    $("#detail-release-state").textContent = state;
+    row.dataset.released = String(Boolean(hold && hold.released));
+  }
+
+  async function releaseCar(id) {
+    const button = $("#detail-release");
+    button.disabled = true;
+    try {
+      const res = await fetch(`/api/alarms/${id}/release`, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ by: operator() }),
+      });
+      if (res.status === 401) { location.href = "/login"; return; }
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) { toast(`${t("failed")}: ${data.error || res.status}`, true); return; }
+      if (data.alarm) {
+        if (alarms.has(id)) upsertAlarm(data.alarm, false);
+        detailHistory = { ...detailHistory, id, body: data.alarm };
+      }
+      toast(t("done_release"), false);
+      loadHistory(id);
+    } catch (err) {
+      toast(`${t("failed")}: ${err}`, true);
+    } finally {
+      render();
+    }
   }
 
   async function loadHistory(id) {
@@ -376,13 +519,13 @@
       if (res.status === 401) { location.href = "/login"; return; }
       if (!res.ok) return;
       const body = await res.json();
-      detailHistory = { id, items: body.history || [], evidence: body.evidence || [] };
+      detailHistory = { id, items: body.history || [], evidence: body.evidence || [], body };
       renderDetail();
     } catch (_) { /* shown again on the next update */ }
   }
 
   function tick() {
-    for (const cell of document.querySelectorAll("#alarms td[data-since]")) {
+    for (const cell of document.querySelectorAll("#alarms td[data-since], #lanes [data-since]")) {
       cell.textContent = age(cell.dataset.since);
     }
   }
@@ -437,6 +580,307 @@
     act(id, "resolve", note);
   }
 
+  // ---- field pages: charging shed, fire lanes, history ------------------------------------
+  const PAGES = ["board", "shed", "lanes", "history", "orders"]; // orders: see orders.js
+  const FIELD_POLL_MS = 2000;
+  const HISTORY_PAGE = 25;
+  let page = "board";
+  const field = { shed: null, lanes: null, shedError: "", lanesError: "" };
+  const history = { offset: 0, total: 0, alarms: [], error: "", loaded: false };
+  let historySeq = 0;
+
+  function showPage(name) {
+    page = PAGES.includes(name) ? name : "board";
+    for (const section of document.querySelectorAll(".page")) {
+      section.hidden = section.dataset.page !== page;
+    }
+    for (const tab of document.querySelectorAll(".tab")) {
+      const current = tab.dataset.page === page;
+      tab.setAttribute("aria-selected", String(current));
+      tab.classList.toggle("current", current);
+    }
+    refreshPage();
+  }
+
+  function refreshPage() {
+    if (page === "shed") loadField("shed");
+    else if (page === "lanes") loadField("lanes");
+    else if (page === "history") loadAlarmHistory();
+  }
+
+  let refreshTimer = null;
+  /** An alarm changed: the page in view re-reads soon (many changes, one read). */
+  function refreshSoon() {
+    if (page === "board") return;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refreshPage, 300);
+  }
+
+  async function getJson(url) {
+    const res = await fetch(url, { credentials: "same-origin" });
+    if (res.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(data.error || String(res.status));
+    return data;
+  }
+
+  async function loadField(which) {
+    try {
+      const data = await getJson(which === "shed" ? "/api/field/ports" : "/api/field/lanes");
+      if (data.server_time) clockOffset = Date.parse(data.server_time) - Date.now();
+      field[which] = data;
+      field[`${which}Error`] = "";
+    } catch (err) {
+      field[`${which}Error`] = `${t("load_failed")}: ${err.message || err}`;
+    }
+    if (which === "shed") renderShed(); else renderLanes();
+  }
+
+  const num = (value, digits, unit) => (typeof value === "number"
+    ? `${value.toFixed(digits)} ${unit}` : "—");
+  const cutStatus = (status) => t(`cs_${status}`);
+  const reasonName = (reason) => (I18N[lang][`rs_${reason}`] || I18N.en[`rs_${reason}`] || reason);
+  /** The worst severity among a device's active alarms ("" when none). */
+  function worst(list) {
+    const active = (list || []).filter((a) => a.status === "active");
+    active.sort((x, y) => SEVERITY_RANK[x.severity] - SEVERITY_RANK[y.severity]);
+    return active.length ? active[0].severity : "";
+  }
+  function alarmBadge(a) {
+    return el("button", { type: "button", class: `sev ${a.severity} alarm-link`,
+      "data-open-alarm": a.id, "data-kind": a.kind, "data-status": a.status,
+      title: t(STATE_LABEL[stateOf(a)]), text: eventName(a.kind) });
+  }
+  function showError(id, text) {
+    const node = $(id);
+    node.textContent = text;
+    node.hidden = !text;
+  }
+
+  function portCard(p) {
+    const severity = worst(p.alarms);
+    const state = p.port_state || "unknown";
+    const metrics = [
+      ["m_power", num(p.power_w, 0, "W"), "power_w"],
+      ["m_temp", num(p.temperature_c, 1, "°C"), "temperature_c"],
+      ["m_current", num(p.current_a, 2, "A"), "current_a"],
+      ["m_voltage", num(p.voltage_v, 0, "V"), "voltage_v"],
+      ["m_energy", num(p.energy_wh, 0, "Wh"), "energy_wh"],
+      ["m_session", p.session_id ? `…${String(p.session_id).slice(-6)}` : t("no_session"),
+        "session"],
+    ];
+    const cut = (p.cuts || [])[0];
+    return el("article", { class: "port", "data-device-id": p.device_id,
+      "data-port-state": state, "data-severity": severity || null },
+    el("header", {},
+      el("b", { text: p.port ? fill("port_n", { n: p.port }) : p.device_id }),
+      el("span", { class: `port-state ${state}`, "data-field": "port_state",
+        text: t(`ps_${state}`) })),
+    el("small", { class: "port-name", text: [p.device_name, p.device_id].filter(Boolean)
+      .join(" · ") }),
+    el("dl", { class: "metrics" }, ...metrics.flatMap(([label, value, name]) => [
+      el("dt", { text: t(label) }), el("dd", { "data-field": name, text: value })])),
+    el("div", { class: "port-alarms" }, ...(p.alarms || []).map(alarmBadge)),
+    cut ? el("div", { class: "port-cut", "data-field": "last_cut",
+      "data-command-status": cut.command_status },
+    `${t("last_cut")}: ${reasonName(cut.reason)} · ${cutStatus(cut.command_status)}`) : null,
+    el("small", { class: "port-seen", text: `${t("last_report")} ${
+      p.last_report_at ? when(p.last_report_at) : t("never")}` }));
+  }
+
+  function renderShed() {
+    showError("#shed-error", field.shedError);
+    const data = field.shed;
+    if (!data) return;
+    $("#shed-updated").textContent = fill("updated", { t: when(data.server_time) });
+    $("#stations").replaceChildren(...data.stations.map((st) => el("section", {
+      class: "station", "data-station-id": st.station_id, "data-hub-id": st.hub_id },
+    el("h3", {}, `${t("station")} ${st.station_id || "—"}`,
+      el("small", { text: [st.home_id, place(st.building, st.unit), st.hub_id]
+        .filter(Boolean).join(" · ") })),
+    el("div", { class: "ports" }, ...st.ports.map(portCard)))));
+    $("#shed-empty").hidden = data.stations.length > 0;
+    const ports = new Map(data.stations.flatMap((st) => st.ports)
+      .map((p) => [`${p.hub_id}/${p.device_id}`, p]));
+    $("#cuts tbody").replaceChildren(...data.cuts.map((c) => {
+      const p = ports.get(`${c.hub_id}/${c.device_id}`);
+      const label = p && p.port ? `${p.station_id} · ${fill("port_n", { n: p.port })}`
+        : c.device_id;
+      return el("tr", { "data-device-id": c.device_id, "data-reason": c.reason,
+        "data-command-status": c.command_status },
+      el("td", { text: when(c.asked_at) }),
+      el("td", { text: label }),
+      el("td", { "data-field": "reason", text: reasonName(c.reason) }),
+      el("td", { "data-field": "command_status", class: `cut-status ${c.command_status}`,
+        title: c.error || null, text: cutStatus(c.command_status) }),
+      el("td", {}, c.alarm_id ? el("button", { type: "button", class: "link",
+        "data-open-alarm": c.alarm_id, text: `#${c.alarm_id}` }) : t("no_alarm")));
+    }));
+    $("#cuts-empty").hidden = data.cuts.length > 0;
+  }
+
+  const seconds = (s) => (typeof s === "number" ? duration(s * 1000) : "—");
+  function renderLanes() {
+    showError("#lanes-error", field.lanesError);
+    const data = field.lanes;
+    if (!data) return;
+    $("#lanes-updated").textContent = fill("updated", { t: when(data.server_time) });
+    $("#lanes tbody").replaceChildren(...data.zones.map((z) => {
+      const obstruction = z.obstruction;
+      const thresholds = [fill("dwell_vehicle", { s: seconds(z.vehicle_dwell_s) }),
+        fill("dwell_object", { s: seconds(z.object_dwell_s) })];
+      if (typeof z.repeat_s === "number") {
+        thresholds.push(fill("repeat_every", { s: seconds(z.repeat_s) }));
+      }
+      return el("tr", { "data-zone-id": z.zone_id, "data-device-id": z.device_id,
+        "data-occupancy": z.occupancy, "data-severity": worst(z.alarms) || null },
+      el("td", { class: "home" }, z.zone_id || z.device_id,
+        el("small", { text: [z.home_id, place(z.building, z.unit)].filter(Boolean)
+          .join(" · ") })),
+      el("td", { "data-field": "occupancy", class: `occupancy ${z.occupancy}`,
+        text: t(`occ_${z.occupancy}`) }),
+      el("td", { "data-field": "occupied", class: "age" }, z.occupied_since
+        ? el("span", { "data-since": z.occupied_since, text: age(z.occupied_since) })
+        : t("no_alarm")),
+      el("td", { "data-field": "threshold", text: thresholds.join(" · ") }),
+      el("td", { "data-field": "alarm" }, obstruction ? alarmBadge(obstruction) : t("no_alarm")),
+      el("td", { class: "device" }, z.device_name,
+        el("small", { text: `${z.device_id} · ${t("last_report")} ${
+          z.last_report_at ? when(z.last_report_at) : t("never")}` })));
+    }));
+    $("#lanes-empty").hidden = data.zones.length > 0;
+  }
+
+  /** The history filters as /api/alarms query parameters (dates are local days). */
+  function historyQuery() {
+    const params = new URLSearchParams();
+    const q = $("#h-q").value.trim();
+    if (q) params.set("q", q);
+    for (const [id, name] of [["#h-kind", "kind"], ["#h-severity", "severity"],
+      ["#h-status", "status"], ["#h-acknowledged", "acknowledged"]]) {
+      if ($(id).value) params.set(name, $(id).value);
+    }
+    const from = $("#h-from").value;
+    const to = $("#h-to").value;
+    if (from) params.set("since", new Date(`${from}T00:00:00`).toISOString());
+    if (to) {
+      const end = new Date(`${to}T00:00:00`);
+      end.setDate(end.getDate() + 1);
+      params.set("until", end.toISOString());
+    }
+    params.set("limit", String(HISTORY_PAGE));
+    params.set("offset", String(history.offset));
+    return params;
+  }
+
+  async function loadAlarmHistory() {
+    const seq = ++historySeq;
+    try {
+      const data = await getJson(`/api/alarms?${historyQuery()}`);
+      if (seq !== historySeq) return; // a newer search is on its way
+      history.alarms = data.alarms;
+      history.total = data.total;
+      history.error = "";
+    } catch (err) {
+      if (seq !== historySeq) return;
+      history.alarms = [];
+      history.total = 0;
+      history.error = `${t("load_failed")}: ${err.message || err}`;
+    }
+    history.loaded = true;
+    renderHistory();
+  }
+
+  function renderHistory() {
+    showError("#history-error", history.error);
+    $("#history-table tbody").replaceChildren(...history.alarms.map((a) => {
+      const state = stateOf(a);
+      return el("tr", { "data-alarm-id": a.id, "data-severity": a.severity,
+        "data-status": a.status, "data-acknowledged": String(a.acknowledged),
+        class: a.id === selectedId ? "selected" : null },
+      el("td", {}, el("span", { class: `sev ${a.severity}`, text: t(`sev_${a.severity}`) })),
+      el("td", { "data-field": "kind", class: "event", text: eventName(a.kind) }),
+      el("td", { class: "home" }, a.home_id,
+        place(a.building, a.unit) ? el("small", { text: place(a.building, a.unit) }) : null),
+      el("td", { class: "device" }, a.device_name, el("small", { text: a.device_id })),
+      el("td", { class: "state", "data-state": state, text: t(STATE_LABEL[state]) }),
+      el("td", { text: when(a.raised_at) }),
+      el("td", { text: a.cleared_at ? `${when(a.cleared_at)} · ${who(a.cleared_by)}` : "" }));
+    }));
+    $("#history-empty").hidden = !history.loaded || history.alarms.length > 0;
+    const first = history.total ? history.offset + 1 : 0;
+    const last = history.offset + history.alarms.length;
+    $("#h-range").textContent = history.total
+      ? fill("range", { a: first, b: last, n: history.total }) : t("range_none");
+    $("#h-prev").disabled = history.offset === 0;
+    $("#h-next").disabled = last >= history.total;
+  }
+
+  function fillKinds() {
+    const select = $("#h-kind");
+    const chosen = select.value;
+    const kinds = Object.keys(I18N.en.ev).sort((a, b) => eventName(a).localeCompare(eventName(b)));
+    select.replaceChildren(el("option", { value: "", text: t("f_all_kinds") }),
+      ...kinds.map((k) => el("option", { value: k, text: eventName(k) })));
+    select.value = chosen;
+  }
+
+  function renderFieldPages() {
+    fillKinds();
+    renderShed();
+    renderLanes();
+    renderHistory();
+  }
+
+  /** Open an alarm's details from any page (it may not be on the live board). */
+  function openAlarm(id) {
+    selectedId = id;
+    render();
+    loadHistory(id);
+  }
+
+  let historyTimer = null;
+  function searchSoon() {
+    clearTimeout(historyTimer);
+    historyTimer = setTimeout(() => { history.offset = 0; loadAlarmHistory(); }, 250);
+  }
+
+  function wireFieldPages() {
+    for (const tab of document.querySelectorAll(".tab")) {
+      tab.addEventListener("click", () => { location.hash = tab.dataset.page; });
+    }
+    window.addEventListener("hashchange", () => showPage(location.hash.slice(1)));
+    for (const id of ["#h-q", "#h-kind", "#h-severity", "#h-status", "#h-acknowledged",
+      "#h-from", "#h-to"]) {
+      $(id).addEventListener("input", searchSoon);
+    }
+    $("#history-form").addEventListener("submit", (ev) => { ev.preventDefault(); searchSoon(); });
+    $("#history-form").addEventListener("reset", () => setTimeout(searchSoon, 0));
+    $("#h-prev").addEventListener("click", () => {
+      history.offset = Math.max(0, history.offset - HISTORY_PAGE);
+      loadAlarmHistory();
+    });
+    $("#h-next").addEventListener("click", () => {
+      history.offset += HISTORY_PAGE;
+      loadAlarmHistory();
+    });
+    $("#history-table tbody").addEventListener("click", (ev) => {
+      const tr = ev.target.closest("tr[data-alarm-id]");
+      if (tr) openAlarm(Number(tr.dataset.alarmId));
+    });
+    for (const id of ["#page-shed", "#page-lanes"]) {
+      $(id).addEventListener("click", (ev) => {
+        const link = ev.target.closest("[data-open-alarm]");
+        if (link) openAlarm(Number(link.dataset.openAlarm));
+      });
+    }
+    $("#detail-release").addEventListener("click", () => {
+      if (selectedId !== null) releaseCar(selectedId);
+    });
+    setInterval(() => { if (page === "shed" || page === "lanes") refreshPage(); }, FIELD_POLL_MS);
+    showPage(location.hash.slice(1));
+  }
+
   // ---- live connection -------------------------------------------------------------------
   function setConn(state) {
     const node = $("#conn");
@@ -451,6 +895,8 @@
     socket.addEventListener("message", (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      // Other pages (orders.js) follow the same live feed.
+      document.dispatchEvent(new CustomEvent("courtyard:message", { detail: msg }));
       if (msg.type === "snapshot") {
         if (msg.server_time) clockOffset = Date.parse(msg.server_time) - Date.now();
         const seen = new Set(alarms.keys());
@@ -465,6 +911,7 @@
       } else if (msg.type === "alarm") {
         upsertAlarm(msg.alarm, false);
         if (selectedId === msg.alarm.id) loadHistory(msg.alarm.id);
+        refreshSoon();
       } else if (msg.type === "hub") {
         hubs.set(msg.hub.hub_id, msg.hub);
       }
@@ -529,6 +976,7 @@
       });
     }
     applyLanguage();
+    wireFieldPages();
     connect();
     setInterval(tick, 1000);
   });
