@@ -22,7 +22,11 @@ def write_rules(path: Path, scale: float) -> Path:
             "severity": None if rule.severity is None else str(rule.severity),
             "stop_on_clear": rule.chain.stop_on_clear,
             "tiers": [
-                {"audience": str(t.audience), "delay_s": round(t.delay_s * scale, 3)}
+                {
+                    "audience": str(t.audience),
+                    "delay_s": round(t.delay_s * scale, 3),
+                    "home": str(t.home),
+                }
                 for t in rule.chain.tiers
             ],
         }

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from courtyard.demo.consent import withheld_events
+from courtyard.demo.field import NORTH_LANE
 from courtyard.demo.stats import summary
 from devices.catalog import EventType, is_alarm
 
@@ -43,13 +45,15 @@ _REPORTED_ALARM_FIELDS = (
     "cleared_by",
     "handling",
     "escalation_tier",
+    "command_status",
+    "hold",
 )
 
 
 def injected_alarms(community: Community) -> Counter[AlarmKey]:
     """Every alarm-raising or -ending event at its origin."""
     out: Counter[AlarmKey] = Counter()
-    for device in community.devices.values():
+    for device in community.all_devices():
         for event in device.sent_events:
             if is_alarm(event.event):
                 out[(event.device_id, str(event.event), event.seq, event.active)] += 1
@@ -81,6 +85,8 @@ def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) ->
         "homes": len(community.homes),
         "hubs": len(community.hubs),
         "devices": len(community.devices),
+        "field_hubs": len(community.field_hubs),
+        "field_devices": len(community.field_devices),
         "alarms_injected": len(raised_injected),
         "alarms_delivered": len(raised_injected & raised_delivered),
         "alarm_events_injected": len(injected),
@@ -103,8 +109,51 @@ def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) ->
             "hub_heartbeat_s": timing.hub_heartbeat_s,
         },
         "privacy": community.consents.report(community),
+        "field": field_report(community, alarms),
         "alarms": [{k: a.get(k) for k in _REPORTED_ALARM_FIELDS} for a in alarms],
     }
+
+
+def field_report(community: Community, alarms: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the community's field services did: port cuts with their acknowledgement,
+    elevator holds and who released them, fire-lane obstructions against their dwell."""
+    rules = community.server.field.rules
+    lanes = []
+    for alarm in alarms:
+        if alarm["kind"] != "fire_lane_obstructed":
+            continue
+        arrived = community.field_log.at_ms.get((alarm["device_id"], "vehicle_arrives"))
+        raised_ms = _ms(alarm["raised_at"])
+        lane = rules.rule("lane_vehicle")
+        threshold = rules.duration_s(lane, {"zone_id": NORTH_LANE}) if lane else None
+        lanes.append(
+            {
+                "alarm_id": alarm["id"],
+                "device_id": alarm["device_id"],
+                "dwell_threshold_s": threshold,
+                "blocked_for_s_when_raised": None
+                if arrived is None
+                else round((raised_ms - arrived) / 1000, 1),
+                "status": alarm["status"],
+                "cleared_at": alarm["cleared_at"],
+            }
+        )
+    return {
+        "cuts": [
+            {k: cut[k] for k in ("device_id", "reason", "alarm_id", "command_status")}
+            for cut in community.server.field.cuts()
+        ],
+        "elevator_holds": [
+            {"alarm_id": a["id"], "device_id": a["device_id"], **a["hold"]}
+            for a in alarms
+            if a.get("hold")
+        ],
+        "fire_lanes": lanes,
+    }
+
+
+def _ms(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def write_cap(report: Path, messages: Iterable[tuple[str, bytes]]) -> Path:

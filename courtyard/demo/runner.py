@@ -30,6 +30,15 @@ from courtyard.demo.consent import (
     resident_id,
 )
 from courtyard.demo.escalation import write_rules
+from courtyard.demo.field import (
+    FIELD_SITES,
+    FIELD_TIMELINE,
+    FieldLog,
+    FieldStep,
+    field_rules,
+    make_field_devices,
+)
+from courtyard.demo.field import act as field_act
 from courtyard.demo.layout import HOME_DEVICES, Home, homes
 from courtyard.demo.monitor import AlarmMonitor
 from courtyard.demo.newdevice import NewDevice
@@ -103,6 +112,16 @@ class Community:
     hub_raised: list[Event] = field(default_factory=list)
     new_devices: list[NewDevice] = field(default_factory=list)
     consents: DemoConsents = field(default_factory=DemoConsents)
+    #: The community's own gateways (charging shed, lift and lane) and their devices.
+    field_hubs: dict[str, Hub] = field(default_factory=dict)
+    field_devices: dict[str, SimulatedDevice] = field(default_factory=dict)
+    field_log: FieldLog = field(default_factory=FieldLog)
+
+    def all_hubs(self) -> list[Hub]:
+        return [*self.hubs.values(), *self.field_hubs.values()]
+
+    def all_devices(self) -> list[SimulatedDevice]:
+        return [*self.devices.values(), *self.field_devices.values()]
 
     def record_hub_event(self, fired: BusEvent[DeviceEventFired]) -> None:
         if fired.data.origin is Origin.HUB:
@@ -133,7 +152,8 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
             escalation_file=write_rules(data_dir / "escalation.json", timing.escalation_scale),
             cap_utc_offset_min=480,
             consent="enforce",
-        )
+        ),
+        field_rules=field_rules(),
     )
     community = Community(broker=broker, server=server, homes=homes(options.homes))
     for home in community.homes:
@@ -167,9 +187,33 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
         )
         hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
         community.hubs[home.hub_id] = hub
+    for site in FIELD_SITES:
+        hub_dir = data_dir / "hubs" / site.hub_id
+        hub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = load_or_create_hub_key(hub_dir / "hub_key.pem")
+        password = server.enroll_hub(
+            site.hub_id, site.area, key.public_key(), building=site.building, common_area=True
+        )
+        accounts.add(site.hub_id, password)
+        hub = Hub(
+            HubConfig(
+                hub_id=site.hub_id,
+                home_id=site.area,
+                data_dir=hub_dir,
+                mqtt_host="127.0.0.1",
+                mqtt_port=broker.port,
+                mqtt_password=password,
+                supervision_scale=timing.supervision_scale,
+                heartbeat_s=timing.hub_heartbeat_s,
+                ack_timeout_s=2.0,
+                community_public_key_hex=server.community_public_key_hex,
+            )
+        )
+        hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
+        community.field_hubs[site.hub_id] = hub
 
     await server.start()
-    await asyncio.gather(*(hub.start() for hub in community.hubs.values()))
+    await asyncio.gather(*(hub.start() for hub in community.all_hubs()))
     await community.consents.enroll(community)
 
     for home in community.homes:
@@ -189,9 +233,19 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
                 rng=random.Random(options.seed * 1000 + home.index * 10 + n),
             )
             community.devices[(home.index, role.role)] = device
+    for site in FIELD_SITES:
+        hub = community.field_hubs[site.hub_id]
+        tokens = {
+            d.device_id: hub.provision_device(d.device_id, d.kind, d.name, d.room)
+            for d in site.devices
+        }
+        url = f"ws://127.0.0.1:{hub.http_port}/api/device/ws"
+        community.field_devices.update(
+            make_field_devices(site, url, tokens, data_dir, timing, options.seed)
+        )
     (data_dir / "devices").mkdir(parents=True, exist_ok=True)
-    await asyncio.gather(*(d.start() for d in community.devices.values()))
-    await asyncio.gather(*(d.wait_connected(20) for d in community.devices.values()))
+    await asyncio.gather(*(d.start() for d in community.all_devices()))
+    await asyncio.gather(*(d.wait_connected(20) for d in community.all_devices()))
     return community
 
 
@@ -199,10 +253,10 @@ async def _stop(community: Community) -> None:
     for new in community.new_devices:
         with contextlib.suppress(Exception):
             await new.stop()
-    for device in community.devices.values():
+    for device in community.all_devices():
         with contextlib.suppress(Exception):
             await device.stop()
-    for hub in community.hubs.values():
+    for hub in community.all_hubs():
         with contextlib.suppress(Exception):
             await hub.stop()
     with contextlib.suppress(Exception):
@@ -213,8 +267,9 @@ async def _stop(community: Community) -> None:
 
 async def _play(community: Community, options: DemoOptions, started: float) -> None:
     """Play the device timeline and, headless, the scripted staff, in time order."""
-    steps: list[Step | StaffStep | ConsentStep] = [
+    steps: list[Step | StaffStep | ConsentStep | FieldStep] = [
         *TIMELINE,
+        *FIELD_TIMELINE,
         *CONSENT_STEPS,
         *(STAFF if options.headless else ()),
     ]
@@ -222,6 +277,10 @@ async def _play(community: Community, options: DemoOptions, started: float) -> N
         await asyncio.sleep(max(0.0, started + step.at * options.duration - time.monotonic()))
         if isinstance(step, Step):
             _act(community, step, options.duration)
+        elif isinstance(step, FieldStep):
+            field_act(community.field_devices[step.device_id], step, options.duration)
+            community.field_log.record(step)
+            _say(f"  >> {'field':>7}  {step.says}")
         elif isinstance(step, ConsentStep):
             home_id = await community.consents.apply(community, step)
             _say(f"  >> {home_id:>7}  {step.says}")
@@ -242,8 +301,8 @@ async def _drain(community: Community, within_s: float) -> None:
     """Wait until every device event is acked by its hub and every hub outbox is empty."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        pending_devices = sum(d.pending_events() for d in community.devices.values())
-        pending_hubs = sum(h.outbox_pending() for h in community.hubs.values())
+        pending_devices = sum(d.pending_events() for d in community.all_devices())
+        pending_hubs = sum(h.outbox_pending() for h in community.all_hubs())
         if pending_devices == 0 and pending_hubs == 0:
             return
         await asyncio.sleep(0.2)

@@ -8,24 +8,30 @@ import aiohttp
 
 STAFF_NAME = "duty officer (scripted)"
 
-#: Which unacknowledged alarms each staff action takes.
-_FILTERS: dict[str, dict[str, str]] = {
-    "acknowledge_critical": {"acknowledged": "false", "severity": "critical"},
-    "acknowledge_all": {"acknowledged": "false"},
+#: Per staff action: which alarms it takes, and what it does to each (an alarm API verb).
+_ACTIONS: dict[str, tuple[dict[str, str], str]] = {
+    "acknowledge_critical": ({"acknowledged": "false", "severity": "critical"}, "ack"),
+    "acknowledge_all": ({"acknowledged": "false"}, "ack"),
+    "release_elevator": ({"kind": "elevator_ebike", "status": "active"}, "release"),
 }
 
 
 async def act(base_url: str, token: str, action: str) -> int:
-    """Acknowledge the alarms ``action`` selects; returns how many changed."""
+    """Do ``action`` to the alarms it selects; returns how many changed."""
     headers = {"Authorization": f"Bearer {token}"}
+    selects, verb = _ACTIONS[action]
     changed = 0
     async with aiohttp.ClientSession(base_url, headers=headers) as http:
-        params = {**_FILTERS[action], "limit": "1000"}
+        params = {**selects, "limit": "1000"}
         async with http.get("/api/alarms", params=params) as resp:
             resp.raise_for_status()
             alarms: list[dict[str, Any]] = (await resp.json())["alarms"]
         for alarm in alarms:
-            async with http.post(f"/api/alarms/{alarm['id']}/ack", json={"by": STAFF_NAME}) as r:
+            if verb == "release" and (alarm.get("hold") or {}).get("released", True):
+                continue  # not held (yet), or already released
+            body = {"by": STAFF_NAME}
+            async with http.post(f"/api/alarms/{alarm['id']}/{verb}", json=body) as r:
                 r.raise_for_status()
-                changed += bool((await r.json()).get("changed"))
+                reply = await r.json()
+                changed += bool(reply.get("changed", verb == "release"))
     return changed

@@ -69,6 +69,7 @@ TIMELINE: tuple[Step, ...] = (
 )
 
 STAFF: tuple[StaffStep, ...] = (
+    StaffStep(0.42, "release_elevator", "duty staff check lift 1's camera and release the car"),
     StaffStep(0.50, "acknowledge_critical", "duty staff acknowledge every critical alarm"),
     StaffStep(0.90, "acknowledge_all", "duty staff acknowledge the remaining alarms"),
 )

@@ -11,12 +11,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.community_desk.support import cap_schema
 
-ALARM_KINDS = {
+HOME_ALARM_KINDS = {
     "smoke_alarm",
     "gas_alarm",
     "fall_detected",
@@ -24,6 +25,13 @@ ALARM_KINDS = {
     "water_leak",
     "device_offline",
 }
+FIELD_ALARM_KINDS = {
+    "charger_overtemperature",
+    "charging_shed_smoke",
+    "elevator_ebike",
+    "fire_lane_obstructed",
+}
+ALERTS = {"device_offline", "elevator_ebike", "fire_lane_obstructed"}
 
 
 def _courtyard(*args: str) -> list[str]:
@@ -35,7 +43,7 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
     report_file = tmp_path / "r.json"
     run = subprocess.run(
         _courtyard(
-            "demo", "--headless", "--homes", "7", "--duration", "14", "--report", str(report_file)
+            "demo", "--headless", "--homes", "7", "--duration", "30", "--report", str(report_file)
         ),
         capture_output=True,
         text=True,
@@ -46,6 +54,7 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
     assert "time is compressed" in run.stdout
     report = json.loads(report_file.read_text())
     assert report["homes"] == 7 and report["devices"] == 7 * 6
+    assert report["field_hubs"] == 2 and report["field_devices"] == 7
     assert report["alarms_injected"] >= 7
     assert report["alarms_delivered"] == report["alarms_injected"]
     assert report["alarm_events_delivered"] == report["alarm_events_injected"]
@@ -54,7 +63,7 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
     assert latency["count"] >= 7
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     alarms = report["alarms"]
-    assert {a["kind"] for a in alarms} == ALARM_KINDS
+    assert {a["kind"] for a in alarms} == HOME_ALARM_KINDS | FIELD_ALARM_KINDS
     for alarm in alarms:
         assert set(alarm) >= {
             "id",
@@ -65,23 +74,56 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
             "status",
             "raised_at",
         }
-        expected = "alert" if alarm["kind"] == "device_offline" else "critical"
+        expected = "alert" if alarm["kind"] in ALERTS else "critical"
         assert alarm["severity"] == expected
     # The scripted staff acknowledged everything; the devices ended every condition but the
-    # silent sensor's, whose offline alarm stays active until a person deals with it.
+    # silent sensor's, whose offline alarm stays active until a person deals with it, and the
+    # runaway battery's: cut, it cools for minutes, not seconds.
     assert all(a["acknowledged"] for a in alarms)
     still_active = {a["kind"] for a in alarms if a["status"] == "active"}
-    assert still_active == {"device_offline"}
+    assert still_active == {"device_offline", "charger_overtemperature"}
     cooking = [a for a in alarms if a["home_id"] == "1-401" and a["kind"] == "smoke_alarm"]
     assert cooking and cooking[0]["cleared_by"] == "device"
     # Nobody acknowledged the first alarms for a while: their chains climbed past tier 0.
     assert max(a["escalation_tier"] for a in alarms) >= 1
+    _assert_field_story(report)
     # Every CAP message the community published lies beside the report, valid CAP 1.2.
     cap_files = sorted((tmp_path / "r.cap").glob("*.xml"))
     assert len(cap_files) >= len(alarms)
     schema = cap_schema()
     for cap_file in cap_files:
         schema.validate(str(cap_file))
+
+
+def _one(alarms: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [a for a in alarms if a["kind"] == kind]
+    assert len(found) == 1, (kind, found)
+    return found[0]
+
+
+def _assert_field_story(report: dict[str, Any]) -> None:
+    """The safety desk's story: every command acknowledged, every threshold respected."""
+    alarms, field = report["alarms"], report["field"]
+    overheat = _one(alarms, "charger_overtemperature")
+    assert overheat["device_id"] == "shed-a-port-2" and overheat["command_status"] == "acked"
+    cuts = {(c["device_id"], c["reason"]): c for c in field["cuts"]}
+    assert cuts[("shed-a-port-2", "overtemperature")]["command_status"] == "acked"
+    shed = _one(alarms, "charging_shed_smoke")
+    assert shed["command_status"] == "acked" and shed["status"] == "cleared"
+    for port in range(1, 5):
+        cut = cuts[(f"shed-a-port-{port}", "shed_smoke")]
+        assert cut["alarm_id"] == shed["id"] and cut["command_status"] == "acked"
+    lift = _one(alarms, "elevator_ebike")
+    assert lift["hold"]["released_by"] == "duty officer (scripted)"
+    assert lift["hold"]["command"] == "release_doors" and lift["command_status"] == "acked"
+    assert lift["acked_by"] == "duty officer (scripted)"
+    lane = _one(alarms, "fire_lane_obstructed")
+    assert lane["status"] == "cleared" and lane["cleared_by"] == "rules"
+    [story] = field["fire_lanes"]
+    assert story["alarm_id"] == lane["id"]
+    assert story["blocked_for_s_when_raised"] >= story["dwell_threshold_s"] == 10.0
+    # Escalation reached the second tier (index 1) of an alarm nobody acknowledged in time.
+    assert any(a["escalation_tier"] >= 1 for a in alarms)
 
 
 def test_bad_arguments_get_a_clear_error(tmp_path: Path) -> None:
