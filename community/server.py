@@ -56,6 +56,7 @@ from community.queries import AlarmQuery, QueryError, clean_text, parse_alarm_qu
 from community.replay import ReplayGuard, ReplayWindow
 from community.store import HubChange, Store
 from community.web import PathOnlyAccessLogger, make_app
+from community.web_charging import add_charging_routes
 from community.web_desk import add_desk_routes
 from community.web_field import add_field_routes
 from community.web_lanes import Lanes, add_lane_routes
@@ -209,6 +210,7 @@ class CommunityServer:
             ),
         )
         add_field_routes(app)
+        add_charging_routes(app)  # which homes may charge
         add_order_routes(app)  # work orders, staff accounts
         self._runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)
         await self._runner.setup()
@@ -590,6 +592,26 @@ class CommunityServer:
         if changed:
             self._push(alarm)
         return alarm, changed
+
+    async def charging_homes(self) -> list[dict[str, Any]]:
+        """The homes allowed to charge in the sheds (``GET /api/charging/homes``)."""
+        rows = await self._write(
+            self._store.read, "SELECT home_id, since_ms FROM charging_homes ORDER BY home_id"
+        )
+        return [{"home_id": r["home_id"], "since": iso(int(r["since_ms"]))} for r in rows]
+
+    async def set_charging(self, home_id: str, allowed: bool) -> bool:
+        """Allow or stop a home's charging; False if no enrolled home hub has that id."""
+        homes = await self._write(
+            self._store.read,
+            "SELECT 1 FROM hubs WHERE home_id = ? AND coalesce(common_area, 0) = 0",
+            [home_id],
+        )
+        if not homes:
+            return False
+        change = self.charging.allow if allowed else self.charging.disallow
+        await self._write(change, home_id)
+        return True
 
     async def release_elevator(self, alarm_id: int, by: str) -> dict[str, Any]:
         """Staff release a held car; raises AlarmNotFoundError or elevator.ReleaseError."""

@@ -215,6 +215,8 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
     await server.start()
     await asyncio.gather(*(hub.start() for hub in community.all_hubs()))
     await community.consents.enroll(community)
+    for home in community.homes:  # every demo home has signed the shed's rules of use
+        await server.set_charging(home.home_id, True)
 
     for home in community.homes:
         hub = community.hubs[home.hub_id]
