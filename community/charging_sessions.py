@@ -27,8 +27,6 @@ record itself is stored, so a crash between the two replays nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,6 +38,7 @@ from sqlite_utils import Database
 from community import command_book
 from community.clock import Clock
 from community.notices import NoticeDesk
+from community.rounds import Rounds
 from community.store import Store
 from devices.catalog import DeviceKind
 from devices.uplink import (
@@ -154,9 +153,7 @@ class ChargingSessions:
         self._write = write
         self._clock = clock
         self.poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("community-charging", self._round, lambda: self.poll_s)
         with store.transaction() as db:
             command_book.ensure_table(db)
             for sql in _SCHEMA:
@@ -165,18 +162,13 @@ class ChargingSessions:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="community-charging")
+        await self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._rounds.stop()
 
     def wake(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+        self._rounds.wake()
 
     # --- who may charge --------------------------------------------------------------------
 
@@ -321,17 +313,6 @@ class ChargingSessions:
         )
 
     # --- the loop: book commands, settle them, follow the port -----------------------------
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._round()
-            except Exception:
-                log.exception("charging round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
-            self._wake.clear()
 
     async def _round(self) -> None:
         for row in await self._write(self._wanted):

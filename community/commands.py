@@ -14,8 +14,6 @@ A command with no result after ``unacknowledged_after_s`` is reported once to
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from community import command_book as book
 from community.clock import Clock
+from community.rounds import Rounds
 from community.store import Store
 from devices.catalog import CommandName
 from devices.messages import InteropError
@@ -64,21 +63,17 @@ class CommandDesk:
         self.unacknowledged_after_s = unacknowledged_after_s
         self.expire_after_s = expire_after_s
         self.on_unacknowledged = on_unacknowledged
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("community-commands", self._round, lambda: min(1.0, self.retry_s / 2))
         with store.transaction() as db:
             book.ensure_table(db)
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="community-commands")
+        await self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._rounds.stop()
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -98,7 +93,7 @@ class CommandDesk:
         except InteropError as exc:
             raise ValueError(f"invalid command: {exc.reason}") from None
         await self._write(self._book, hub_id, checked)
-        self._wake.set()
+        self._rounds.wake()
         return command_id
 
     def status(self, command_id: str) -> dict[str, Any] | None:
@@ -141,20 +136,6 @@ class CommandDesk:
                 book.mark_sent(db, command_id, now)
 
     # --- the loop --------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        poll_s = min(1.0, self.retry_s / 2)
-        while True:
-            try:
-                await self._round()
-            except Exception:
-                log.exception("downlink round failed; retrying")
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the stop's
-            # cancellation when a wake-up arrives at the same moment.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(poll_s):
-                    await self._wake.wait()
-            self._wake.clear()
 
     async def _round(self) -> None:
         due, overdue = await self._write(self._chores)

@@ -15,8 +15,6 @@ created once however often the fact is looked at.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlite_utils import Database
 
 from community.clock import Clock
+from community.rounds import Rounds
 from community.store import Store
 from devices.messages import InteropError
 from devices.uplink import (
@@ -110,9 +109,7 @@ class NoticeDesk:
         self._clock = clock
         self.retry_s = retry_s
         self.poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("community-notices", self._round, lambda: self.poll_s)
         with store.transaction() as db:
             for sql in _SCHEMA:
                 db.execute(sql)
@@ -120,19 +117,14 @@ class NoticeDesk:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="community-notices")
+        await self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._rounds.stop()
 
     def wake(self) -> None:
         """Publish what is pending now rather than at the next poll (any thread)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+        self._rounds.wake()
 
     # --- creating notices (inside a store transaction, on the writer thread) ---------------
 
@@ -211,7 +203,7 @@ class NoticeDesk:
                 return self.add_for_homes(db, home_ids, **notice)
 
         notice_id: str | None = await self._write(write)
-        self._wake.set()
+        self._rounds.wake()
         return notice_id
 
     # --- receipts (writer thread, from the pipeline) ---------------------------------------
@@ -256,19 +248,11 @@ class NoticeDesk:
 
     # --- the loop --------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                due = await self._write(self._due)
-                sent = [(r["notice_id"], r["hub_id"]) for r in due if self._send(r)]
-                if sent:
-                    await self._write(self._sent, sent)
-            except Exception:
-                log.exception("notice round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
-            self._wake.clear()
+    async def _round(self) -> None:
+        due = await self._write(self._due)
+        sent = [(r["notice_id"], r["hub_id"]) for r in due if self._send(r)]
+        if sent:
+            await self._write(self._sent, sent)
 
     def _due(self) -> list[dict[str, Any]]:
         cutoff = self._clock() - int(self.retry_s * 1000)

@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from community import CommunityConfig, CommunityServer
 from courtyard.broker import Broker
@@ -132,6 +133,58 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _gateway(
+    community: Community,
+    accounts: BrokerAccounts,
+    data_dir: Path,
+    timing: Timing,
+    hub_id: str,
+    area: str,
+    *,
+    building: str,
+    unit: str = "",
+    common_area: bool = False,
+    **config: Any,
+) -> Hub:
+    """First boot of a gateway: it makes its signing key, the community enrolls that key and
+    issues the hub its own broker password, and the hub is built (started later).
+
+    A home hub passes its consent settings in ``config``; a gateway without a resident
+    (the shed, the lift and lane) is enrolled as a ``common_area``.
+    """
+    server = community.server
+    hub_dir = data_dir / "hubs" / hub_id
+    hub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = load_or_create_hub_key(hub_dir / "hub_key.pem")
+    password = server.enroll_hub(
+        hub_id,
+        area,
+        key.public_key(),
+        building=building,
+        unit=unit,
+        common_area=common_area,
+    )
+    accounts.add(hub_id, password)
+    hub = Hub(
+        HubConfig(
+            hub_id=hub_id,
+            home_id=area,
+            data_dir=hub_dir,
+            mqtt_host="127.0.0.1",
+            mqtt_port=community.broker.port,
+            mqtt_password=password,
+            supervision_scale=timing.supervision_scale,
+            heartbeat_s=timing.hub_heartbeat_s,
+            ack_timeout_s=2.0,
+            # Enrollment also hands the hub the key its community signs commands with.
+            community_public_key_hex=server.community_public_key_hex,
+            **config,
+        )
+    )
+    hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
+    return hub
+
+
 async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Community:
     accounts = BrokerAccounts()
     community_password = secrets.token_urlsafe(24)
@@ -157,60 +210,31 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
     )
     community = Community(broker=broker, server=server, homes=homes(options.homes))
     for home in community.homes:
-        hub_dir = data_dir / "hubs" / home.hub_id
-        hub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # First boot of a gateway: it makes its signing key, the community enrolls that key
-        # and issues the hub its own broker password, then the hub starts.
-        key = load_or_create_hub_key(hub_dir / "hub_key.pem")
-        password = server.enroll_hub(
-            home.hub_id, home.home_id, key.public_key(), building=home.building, unit=home.unit
+        community.hubs[home.hub_id] = _gateway(
+            community,
+            accounts,
+            data_dir,
+            timing,
+            home.hub_id,
+            home.home_id,
+            building=home.building,
+            unit=home.unit,
+            consent="enforce",
+            resident_id=resident_id(home.home_id),
+            # Residents pair new devices in the first home of an interactive demo.
+            discovery=not options.headless and home.index == 0,
         )
-        accounts.add(home.hub_id, password)
-        hub = Hub(
-            HubConfig(
-                hub_id=home.hub_id,
-                home_id=home.home_id,
-                data_dir=hub_dir,
-                consent="enforce",
-                resident_id=resident_id(home.home_id),
-                mqtt_host="127.0.0.1",
-                mqtt_port=broker.port,
-                mqtt_password=password,
-                supervision_scale=timing.supervision_scale,
-                heartbeat_s=timing.hub_heartbeat_s,
-                ack_timeout_s=2.0,
-                # Enrollment also hands the hub the key its community signs commands with.
-                community_public_key_hex=server.community_public_key_hex,
-                # Residents pair new devices in the first home of an interactive demo.
-                discovery=not options.headless and home.index == 0,
-            )
-        )
-        hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
-        community.hubs[home.hub_id] = hub
     for site in FIELD_SITES:
-        hub_dir = data_dir / "hubs" / site.hub_id
-        hub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = load_or_create_hub_key(hub_dir / "hub_key.pem")
-        password = server.enroll_hub(
-            site.hub_id, site.area, key.public_key(), building=site.building, common_area=True
+        community.field_hubs[site.hub_id] = _gateway(
+            community,
+            accounts,
+            data_dir,
+            timing,
+            site.hub_id,
+            site.area,
+            building=site.building,
+            common_area=True,
         )
-        accounts.add(site.hub_id, password)
-        hub = Hub(
-            HubConfig(
-                hub_id=site.hub_id,
-                home_id=site.area,
-                data_dir=hub_dir,
-                mqtt_host="127.0.0.1",
-                mqtt_port=broker.port,
-                mqtt_password=password,
-                supervision_scale=timing.supervision_scale,
-                heartbeat_s=timing.hub_heartbeat_s,
-                ack_timeout_s=2.0,
-                community_public_key_hex=server.community_public_key_hex,
-            )
-        )
-        hub.bus.subscribe(DeviceEventFired, community.record_hub_event)
-        community.field_hubs[site.hub_id] = hub
 
     await server.start()
     await asyncio.gather(*(hub.start() for hub in community.all_hubs()))
