@@ -113,6 +113,9 @@ class NoticeDesk:
         with store.transaction() as db:
             for sql in _SCHEMA:
                 db.execute(sql)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(notices)")}
+            if "data" not in columns:  # a database from before notices carried data
+                db.execute("ALTER TABLE notices ADD COLUMN data TEXT NOT NULL DEFAULT '{}'")
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class NoticeDesk:
         params: dict[str, str] | None = None,
         title: str = "",
         body: str = "",
+        data: dict[str, Any] | None = None,
         source: str | None = None,
     ) -> str | None:
         """Write a notice for ``hub_ids``; its id, or None if ``source`` already made one.
@@ -146,7 +150,16 @@ class NoticeDesk:
         """
         notice_id = uuid.uuid4().hex
         draft = DownlinkNotice(
-            self._community_id, 1, 0, notice_id, category, code, dict(params or {}), title, body
+            self._community_id,
+            1,
+            0,
+            notice_id,
+            category,
+            code,
+            dict(params or {}),
+            title,
+            body,
+            dict(data or {}),
         )
         try:
             checked = decode_notice(encode_notice(draft))
@@ -154,7 +167,7 @@ class NoticeDesk:
             raise ValueError(f"invalid notice: {exc.reason}") from None
         cursor = db.execute(
             "INSERT OR IGNORE INTO notices (notice_id, category, code, params, title, body,"
-            " created_ms, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_ms, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 notice_id,
                 str(checked.category),
@@ -164,6 +177,7 @@ class NoticeDesk:
                 checked.body,
                 self._clock(),
                 source,
+                json.dumps(checked.data, ensure_ascii=False),
             ],
         )
         if cursor.rowcount != 1:
@@ -231,7 +245,7 @@ class NoticeDesk:
         """Each delivery with its notice (all of them, or one notice's), oldest first."""
         sql = (
             "SELECT d.notice_id, d.hub_id, d.home_id, d.status, d.attempts, d.delivered_ms,"
-            " d.read_ms, n.category, n.code, n.params, n.title, n.body, n.created_ms"
+            " d.read_ms, n.category, n.code, n.params, n.title, n.body, n.created_ms, n.data"
             " FROM notice_deliveries d JOIN notices n USING (notice_id)"
         )
         params: list[object] = []
@@ -241,6 +255,7 @@ class NoticeDesk:
         rows = self._store.read(sql + " ORDER BY n.created_ms, d.hub_id", params)
         for row in rows:
             row["params"] = json.loads(row["params"])
+            row["data"] = json.loads(row["data"])
         return rows
 
     def for_home(self, home_id: str) -> list[dict[str, Any]]:
@@ -258,7 +273,8 @@ class NoticeDesk:
         cutoff = self._clock() - int(self.retry_s * 1000)
         return self._store.read(
             "SELECT d.notice_id, d.hub_id, d.seq, n.category, n.code, n.params, n.title,"
-            " n.body, n.created_ms FROM notice_deliveries d JOIN notices n USING (notice_id)"
+            " n.body, n.created_ms, n.data"
+            " FROM notice_deliveries d JOIN notices n USING (notice_id)"
             " JOIN hubs h ON h.hub_id = d.hub_id WHERE d.status = ? AND h.status != 'offline'"
             " AND (d.last_sent_ms IS NULL OR d.last_sent_ms <= ?) ORDER BY n.created_ms",
             [DeliveryStatus.PENDING, cutoff],
@@ -275,6 +291,7 @@ class NoticeDesk:
             params=json.loads(row["params"]),
             title=str(row["title"]),
             body=str(row["body"]),
+            data=json.loads(row["data"]),
         )
         envelope = seal(self._community_id, self._key, encode_notice(notice))
         return self._publish(topic_down(str(row["hub_id"])), envelope)

@@ -54,6 +54,7 @@ from community.pipeline import Outcome, Pipeline
 from community.plates import PlateRegistry, consent_decider
 from community.queries import AlarmQuery, QueryError, clean_text, parse_alarm_query
 from community.replay import ReplayGuard, ReplayWindow
+from community.services import ServiceDesk
 from community.store import HubChange, Store
 from community.web import PathOnlyAccessLogger, make_app
 from community.web_charging import add_charging_routes
@@ -145,6 +146,7 @@ class CommunityServer:
             resident=(  # notices and charging are built below, once the key is loaded
                 lambda record, now: self.notices.on_record(record, now),
                 lambda record, now: self.charging.on_record(record, now),
+                lambda record, now: self.services.on_record(record, now),
             ),
         )
         self._ingest = MqttIngest(
@@ -170,6 +172,8 @@ class CommunityServer:
             publish=self._ingest.publish,
             clock=clock,
         )
+        #: Residents' requests to property services, routed to the handler each registered.
+        self.services = ServiceDesk(self._store, self.notices)
         self.charging = ChargingSessions(
             store=self._store,
             notices=self.notices,

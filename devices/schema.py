@@ -36,6 +36,8 @@ from devices.catalog import (
     event_allowed,
 )
 from devices.messages import DEVICE_ID_RE, MAX_INT, MAX_NUMBER, ErrorCode, MessageType
+from devices.service import MAX_BODY_BYTES, MAX_DEPTH, REQUEST_ID_RE
+from devices.service import NAME_RE as SERVICE_NAME_RE
 from devices.uplink import UPLINK_VERSION, ReceiptStatus, RecordKind, RequestAction
 
 Schema = dict[str, Any]
@@ -252,7 +254,7 @@ UPLINK_FIELDS: Final[tuple[WireField, ...]] = (
         "kind",
         _enum(RecordKind),
         "A device report, the hub's own heartbeat, a downlink command's result, a"
-        " resident's request, or a notice receipt.",
+        " resident's request, a notice receipt or a request to a property service.",
     ),
     WireField(
         "priority",
@@ -319,6 +321,27 @@ UPLINK_FIELDS: Final[tuple[WireField, ...]] = (
         },
         "A community notice reached the hub (delivered) or the resident read it (read).",
         when=RecordKind.NOTICE_RECEIPT,
+    ),
+    WireField(
+        "service",
+        {
+            "type": "object",
+            "required": ["service", "action", "request_id"],
+            "properties": {
+                "service": {"type": "string", "pattern": f"^{SERVICE_NAME_RE.pattern}$"},
+                "action": {"type": "string", "pattern": f"^{SERVICE_NAME_RE.pattern}$"},
+                "request_id": {"type": "string", "pattern": f"^{REQUEST_ID_RE.pattern}$"},
+                "body": {
+                    "type": "object",
+                    "description": f"Plain JSON, at most {MAX_BODY_BYTES} bytes and"
+                    f" {MAX_DEPTH} levels deep; each service defines its members.",
+                    "default": {},
+                },
+            },
+        },
+        "A resident's request to a property service (work_order, visitor_pass, care, ...);"
+        " the community answers with a service notice naming request_id.",
+        when=RecordKind.SERVICE_REQUEST,
     ),
 )
 

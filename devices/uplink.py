@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
@@ -36,6 +36,7 @@ from devices.messages import (
     parse_message,
     to_dict,
 )
+from devices.service import ServiceRequest, check_object, parse_service_request
 
 UPLINK_VERSION: Final = "1.0"
 _E = TypeVar("_E", bound=StrEnum)
@@ -72,6 +73,8 @@ class RecordKind(StrEnum):
     RESIDENT_REQUEST = "resident_request"
     #: A hub confirms a community notice arrived, or that the resident read it.
     NOTICE_RECEIPT = "notice_receipt"
+    #: A resident asks one of the property services for something (devices.service).
+    SERVICE_REQUEST = "service_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,8 @@ class UplinkRecord:
     request: ResidentRequest | None = None
     #: For notice receipts: which notice, delivered or read.
     receipt: NoticeReceipt | None = None
+    #: For service requests: which service, what action, and its body.
+    service: ServiceRequest | None = None
 
     @property
     def key(self) -> str:
@@ -249,6 +254,8 @@ def encode_record(record: UplinkRecord) -> bytes:
         body["request"] = _request_json(record.request)
     if record.receipt is not None:
         body["receipt"] = _receipt_json(record.receipt)
+    if record.service is not None:
+        body["service"] = record.service.to_dict()
     if record.sealed:
         body["sealed"] = [entry.to_dict() for entry in record.sealed]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
@@ -316,6 +323,8 @@ def decode_record(raw: bytes) -> UplinkRecord:
         )
     if kind in _RESIDENT_KINDS:
         return _resident_record(obj, hub_id, seq, ts, kind)
+    if kind is RecordKind.SERVICE_REQUEST:
+        return service_request(hub_id, seq, ts, parse_service_request(obj.get("service")))
     dev = obj.get("device")
     if not isinstance(dev, dict):
         raise _bad("'device' must be an object")
@@ -562,6 +571,9 @@ class NoticeCategory(StrEnum):
 
     CHARGING = "charging"
     PROPERTY = "property"
+    #: The answer to a service request (``params.request_id``), or news from a service
+    #: (an order's progress, a parcel to collect, a care check); ``params.service`` names it.
+    SERVICE = "service"
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,7 +592,12 @@ class NoticeReceipt:
 
 
 _NEVER_SHED: Final = frozenset(
-    {RecordKind.COMMAND_RESULT, RecordKind.RESIDENT_REQUEST, RecordKind.NOTICE_RECEIPT}
+    {
+        RecordKind.COMMAND_RESULT,
+        RecordKind.RESIDENT_REQUEST,
+        RecordKind.NOTICE_RECEIPT,
+        RecordKind.SERVICE_REQUEST,
+    }
 )
 _RESIDENT_KINDS: Final = frozenset({RecordKind.RESIDENT_REQUEST, RecordKind.NOTICE_RECEIPT})
 
@@ -594,6 +611,18 @@ def resident_request(hub_id: str, seq: int, ts: int, request: ResidentRequest) -
         kind=RecordKind.RESIDENT_REQUEST,
         priority=Priority.INFO,
         request=request,
+    )
+
+
+def service_request(hub_id: str, seq: int, ts: int, request: ServiceRequest) -> UplinkRecord:
+    """The record carrying a request to a property service (info priority, never shed)."""
+    return UplinkRecord(
+        hub_id=hub_id,
+        seq=seq,
+        ts=ts,
+        kind=RecordKind.SERVICE_REQUEST,
+        priority=Priority.INFO,
+        service=request,
     )
 
 
@@ -670,6 +699,9 @@ class DownlinkNotice:
     params: dict[str, str]
     title: str = ""
     body: str = ""
+    #: Structured result for the hub (a signed visitor pass, an order's state); at most
+    #: ``devices.service.MAX_BODY_BYTES`` of plain JSON. Sent only when not empty.
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def encode_notice(notice: DownlinkNotice) -> bytes:
@@ -687,6 +719,8 @@ def encode_notice(notice: DownlinkNotice) -> bytes:
         "title": notice.title,
         "body": notice.body,
     }
+    if notice.data:
+        body["data"] = notice.data
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -737,6 +771,7 @@ def decode_notice(raw: bytes) -> DownlinkNotice:
         params=_params(obj.get("params", {})),
         title=_free_text(obj, "title", TITLE_LIMIT),
         body=_free_text(obj, "body", BODY_LIMIT),
+        data=check_object(obj.get("data", {}), "data"),
     )
 
 

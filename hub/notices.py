@@ -64,6 +64,9 @@ class NoticeBox:
         self._listeners: list[Callable[[DownlinkNotice], None]] = []
         with store.transaction():
             store.db.execute(_TABLE)
+            columns = {row[1] for row in store.db.execute("PRAGMA table_info(notices)")}
+            if "data" not in columns:  # a database from before notices carried data
+                store.db.execute("ALTER TABLE notices ADD COLUMN data TEXT NOT NULL DEFAULT '{}'")
 
     def listen(self, listener: Callable[[DownlinkNotice], None]) -> None:
         """Call ``listener`` with every new notice, after it is stored."""
@@ -75,7 +78,8 @@ class NoticeBox:
         with self._store.transaction():
             cursor = db.execute(
                 "INSERT OR IGNORE INTO notices (notice_id, community_id, category, code, params,"
-                " title, body, issued_ms, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " title, body, issued_ms, received_ms, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     notice.notice_id,
                     notice.community_id,
@@ -86,6 +90,7 @@ class NoticeBox:
                     notice.body,
                     notice.ts,
                     now_ms(),
+                    json.dumps(notice.data, ensure_ascii=False),
                 ],
             )
             new = cursor.rowcount == 1
@@ -126,7 +131,7 @@ class NoticeBox:
         """Newest first, as the resident's page shows them."""
         rows = self._store.db.execute(
             "SELECT notice_id, category, code, params, title, body, issued_ms, received_ms,"
-            " read_ms FROM notices ORDER BY issued_ms DESC, received_ms DESC LIMIT ?",
+            " read_ms, data FROM notices ORDER BY issued_ms DESC, received_ms DESC LIMIT ?",
             [limit],
         ).fetchall()
         keys = (
@@ -139,10 +144,12 @@ class NoticeBox:
             "issued_ms",
             "received_ms",
             "read_ms",
+            "data",
         )
         notices = [dict(zip(keys, row, strict=True)) for row in rows]
         for notice in notices:
             notice["params"] = json.loads(notice["params"])
+            notice["data"] = json.loads(notice["data"])
             notice["read"] = notice["read_ms"] is not None
         return notices
 

@@ -44,6 +44,7 @@ from hub.registry import DeviceRecord, DeviceRegistry
 from hub.removal import PendingRemoval, Removals
 from hub.resident_events import DeviceChanged, DeviceRemoved, DiscoveryChanged
 from hub.rules import RULES, RuleEngine
+from hub.services import ServiceRequests
 from hub.store import Store
 from hub.supervision import Supervisor
 from hub.uplink import Uplink
@@ -97,6 +98,14 @@ class Hub:
             wake_uplink=lambda: self._uplink.wake(),
         )
         self.notices.listen(self.charging.on_notice)
+        #: Requests to the community's property services and their answers (hub.services).
+        self.services = ServiceRequests(
+            hub_id=config.hub_id,
+            store=self._store,
+            outbox=self._outbox,
+            wake_uplink=lambda: self._uplink.wake(),
+        )
+        self.notices.listen(self.services.on_notice)
         self._downlink = Downlink(
             hub_id=config.hub_id,
             community_key=community_key(config),

@@ -72,7 +72,9 @@ def delivered_alarms(community: Community) -> Counter[AlarmKey]:
     return out
 
 
-def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) -> dict[str, Any]:
+async def build_report(
+    community: Community, monitor: AlarmMonitor, timing: Timing
+) -> dict[str, Any]:
     injected = injected_alarms(community)
     withheld = withheld_events(community)
     delivered = delivered_alarms(community)
@@ -110,6 +112,7 @@ def build_report(community: Community, monitor: AlarmMonitor, timing: Timing) ->
         },
         "privacy": community.consents.report(community),
         "field": field_report(community, alarms),
+        "property": {scene.name: await scene.report(community) for scene in community.scenes},
         "alarms": [{k: a.get(k) for k in _REPORTED_ALARM_FIELDS} for a in alarms],
     }
 

@@ -43,6 +43,7 @@ from courtyard.demo.field import act as field_act
 from courtyard.demo.layout import HOME_DEVICES, Home, homes
 from courtyard.demo.monitor import AlarmMonitor
 from courtyard.demo.newdevice import NewDevice
+from courtyard.demo.property import SCENES, PropertyStep, Scene
 from courtyard.demo.report import build_report, write_cap
 from courtyard.demo.timeline import STAFF, TIMELINE, StaffStep, Step
 from devices.catalog import KINDS
@@ -117,6 +118,8 @@ class Community:
     field_hubs: dict[str, Hub] = field(default_factory=dict)
     field_devices: dict[str, SimulatedDevice] = field(default_factory=dict)
     field_log: FieldLog = field(default_factory=FieldLog)
+    #: The property services' scenes of this run (courtyard.demo.property).
+    scenes: list[Scene] = field(default_factory=list)
 
     def all_hubs(self) -> list[Hub]:
         return [*self.hubs.values(), *self.field_hubs.values()]
@@ -272,6 +275,9 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
     (data_dir / "devices").mkdir(parents=True, exist_ok=True)
     await asyncio.gather(*(d.start() for d in community.all_devices()))
     await asyncio.gather(*(d.wait_connected(20) for d in community.all_devices()))
+    community.scenes = [make() for make in SCENES]
+    for scene in community.scenes:
+        await scene.setup(community, options.duration)
     return community
 
 
@@ -293,11 +299,12 @@ async def _stop(community: Community) -> None:
 
 async def _play(community: Community, options: DemoOptions, started: float) -> None:
     """Play the device timeline and, headless, the scripted staff, in time order."""
-    steps: list[Step | StaffStep | ConsentStep | FieldStep] = [
+    steps: list[Step | StaffStep | ConsentStep | FieldStep | PropertyStep] = [
         *TIMELINE,
         *FIELD_TIMELINE,
         *CONSENT_STEPS,
         *(STAFF if options.headless else ()),
+        *(step for scene in community.scenes for step in scene.steps()),
     ]
     for step in sorted(steps, key=lambda s: s.at):
         await asyncio.sleep(max(0.0, started + step.at * options.duration - time.monotonic()))
@@ -307,6 +314,9 @@ async def _play(community: Community, options: DemoOptions, started: float) -> N
             field_act(community.field_devices[step.device_id], step, options.duration)
             community.field_log.record(step)
             _say(f"  >> {'field':>7}  {step.says}")
+        elif isinstance(step, PropertyStep):
+            await step.run(community, options.duration)
+            _say(f"  >> {'property':>7}  {step.says}")
         elif isinstance(step, ConsentStep):
             home_id = await community.consents.apply(community, step)
             _say(f"  >> {home_id:>7}  {step.says}")
@@ -397,7 +407,7 @@ async def run_demo(options: DemoOptions) -> int:
         )
         await monitor.settle(community.server, within_s=10)
         if options.report is not None:
-            report = build_report(community, monitor, timing)
+            report = await build_report(community, monitor, timing)
             options.report.write_text(json.dumps(report, indent=2, ensure_ascii=False))
             _say(
                 f"report: {options.report}  injected={report['alarms_injected']} "
