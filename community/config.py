@@ -99,6 +99,17 @@ class CommunityConfig:
     #: ``enforce``: store only what a home's consent (or the emergency override) covers;
     #: ``open``: store every valid record. See community/consent_check.py.
     consent: str = "open"
+    #: Replay window at ingest (community.replay): a record more than this far in the future
+    #: or the past is refused, as is a device sequence number this far below the highest seen.
+    replay_future_s: int = 10 * 60
+    replay_past_s: int = 7 * 24 * 3600
+    replay_reorder: int = 100_000
+
+    def __post_init__(self) -> None:
+        for name in ("replay_future_s", "replay_past_s", "replay_reorder"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "cap_sender": str,
     "cap_utc_offset_min": int,
     "consent": str,
+    "replay_future_s": int,
+    "replay_past_s": int,
+    "replay_reorder": int,
 }
 _PATHS: Final = frozenset({"data_dir", "escalation_file"})
 

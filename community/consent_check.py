@@ -147,6 +147,18 @@ class ConsentCheck:
         opened.ledger = ConsentLedger(self._ledger_path, opened.trusted)
         self._policies.clear()
 
+    def resident_key(self, home: str, signer: str) -> tuple[str, Ed25519PublicKey] | None:
+        """The registered resident of ``home`` whose key has id ``signer``, and that key
+        (erasure requests, community.erasure); writer thread only."""
+        rows = self._open().db.execute(
+            "SELECT subject, public_key FROM consent_residents WHERE home = ?", (home,)
+        )
+        for subject, raw in rows.fetchall():
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(raw))
+            if key_id(key) == signer:
+                return str(subject), key
+        return None
+
     def record(self, signed: SignedConsent) -> int:
         """Store a grant or withdrawal a home showed us; ConsentError stores nothing."""
         record = signed.record
@@ -167,7 +179,9 @@ class ConsentCheck:
         )
         return [str(r[0]) for r in rows]
 
-    def _policy(self, home: str, subject: str) -> ConsentPolicy:
+    def policy(self, home: str, subject: str) -> ConsentPolicy:
+        """The consents ``subject`` of ``home`` showed us, as a policy that decides; cached
+        until a consent of theirs changes. Other desks (fire-lane plates) decide with it too."""
         policy = self._policies.get((home, subject))
         if policy is None:
             policy = self._open().ledger.policy(home, subject, audit=self.audit)
@@ -193,7 +207,7 @@ class ConsentCheck:
         decided_at = min(datetime.fromtimestamp(record.ts / 1000, UTC), now)
         reasons: list[str] = []
         for subject in self._subjects(home):
-            decision = self._policy(home, subject).decide(
+            decision = self.policy(home, subject).decide(
                 category, Purpose.SAFETY_MONITORING, DUTY, event, now, event_at=event_at
             )
             if not decision.allowed:
@@ -208,7 +222,7 @@ class ConsentCheck:
                 extra = ", ".join(sorted(carried - MINIMUM_FIELDS))
                 return self._refuse(ref, f"an emergency without consent carries {extra}")
             subjects = self._subjects(home) or ["unknown"]
-            decision = self._policy(home, subjects[0]).decide(
+            decision = self.policy(home, subjects[0]).decide(
                 category,
                 Purpose.EMERGENCY_RESPONSE,
                 DUTY,

@@ -125,7 +125,7 @@ def consent_decider(check: ConsentCheck) -> Decide:
     """Decisions from the consents residents showed the community (``consent_check``)."""
 
     def decide(home: str, subject: str, now: datetime) -> Decision:
-        policy = check._policy(home, subject)  # the per-subject policy, cached until a change
+        policy = check.policy(home, subject)  # the per-subject policy, cached until a change
         decision = policy.decide(PLATE_CATEGORY, PLATE_PURPOSE, DUTY, None, now)
         if decision.allowed and PLATE_FIELD in decision.fields_allowed:
             return decision

@@ -51,6 +51,7 @@ from community.alarms import (
 )
 from community.clock import iso
 from community.queries import AlarmQuery
+from community.resident_keys import SEALED_PREFIX, ResidentKeys, is_sealed
 from devices.messages import Event, to_dict
 from devices.uplink import RecordKind, UplinkRecord
 from privacy.sealed_fields import summarise
@@ -127,6 +128,10 @@ _SEARCHED: Final = (
     "assignee",
 )
 _EVIDENCE_FIELDS: Final = "alarm_id, uri, sha256, kind, added_at, added_by"
+#: Alarm columns that describe a resident's home: sealed under the resident's data key.
+_SEALED_ALARM: Final = ("device_name", "room", "resolution")
+#: The searched columns a sealed row can only be matched on after opening it.
+_SEALED_SEARCHED: Final = ("device_name", "room")
 
 
 class AlarmNotFoundError(LookupError):
@@ -188,7 +193,18 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _where(query: AlarmQuery) -> tuple[str, list[object]]:
+def _alarm_context(column: str, row: Mapping[str, Any]) -> str:
+    """What a sealed alarm column is bound to: the column and the device it names."""
+    return f"alarms.{column}:{row.get('hub_id')}/{row.get('device_id')}"
+
+
+def _matches(row: Mapping[str, Any], text: str) -> bool:
+    """The free-text search of :class:`AlarmQuery` on an opened row."""
+    wanted = text.casefold()
+    return any(wanted in str(row.get(column) or "").casefold() for column in _SEARCHED)
+
+
+def _where(query: AlarmQuery, *, sealed_too: bool = False) -> tuple[str, list[object]]:
     conditions: list[str] = []
     params: list[object] = []
     for name, condition in _EXACT_FILTERS:
@@ -202,17 +218,28 @@ def _where(query: AlarmQuery) -> tuple[str, list[object]]:
             conditions.append(condition)
             params.append(value)
     if query.q:
-        conditions.append(
-            "(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED) + ")"
-        )
+        matches = [f"{column} LIKE ? ESCAPE '\\'" for column in _SEARCHED]
         params.extend([_like(query.q)] * len(_SEARCHED))
+        if sealed_too:  # judged in Python once opened
+            matches += [
+                f"substr({column}, 1, {len(SEALED_PREFIX)}) = ?" for column in _SEALED_SEARCHED
+            ]
+            params.extend([SEALED_PREFIX] * len(_SEALED_SEARCHED))
+        conditions.append("(" + " OR ".join(matches) + ")")
     return ("WHERE " + " AND ".join(conditions) if conditions else ""), params
 
 
 class Store:
     """All reads and writes of ``community.db``. Thread-safe; callers serialise writes."""
 
-    def __init__(self, path: Path, observers: Sequence[AlarmObserver] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        observers: Sequence[AlarmObserver] = (),
+        keys: ResidentKeys | None = None,
+    ) -> None:
+        #: Seals what describes a resident's home (community.resident_keys); None: plaintext.
+        self.keys = keys
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
         self._db = Database(conn, execute_plugins=False)
         self._lock = threading.RLock()
@@ -243,8 +270,55 @@ class Store:
             return list(self._db.query(sql, params))
 
     def alarm_row(self, alarm_id: int) -> dict[str, Any] | None:
-        """The stored row of one alarm (call inside :meth:`transaction` to act on it)."""
-        return self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+        """The stored row of one alarm, opened (call inside :meth:`transaction` to act on it)."""
+        row = self._one("SELECT * FROM alarms WHERE id = ?", [alarm_id])
+        return None if row is None else self.open_alarm(row)
+
+    # --- sealing: what describes a resident's home (community.resident_keys) ---------------
+
+    def _key_name(self, home_id: object) -> str | None:
+        """The data key a home's rows are sealed under; None: they are stored as they are."""
+        if self.keys is None or not isinstance(home_id, str):
+            return None
+        return self.keys.key_of(home_id)
+
+    def _seal(self, home_id: object, value: object, context: str) -> object:
+        key = self._key_name(home_id)
+        if key is None or self.keys is None or not isinstance(value, str) or not value:
+            return value
+        return self.keys.seal(key, value, context)
+
+    def _open(self, value: object, context: str) -> object:
+        """A column value opened: plaintext passes; None once its resident was erased."""
+        if self.keys is None or not is_sealed(value):
+            return value
+        assert isinstance(value, str)
+        return self.keys.open(value, context)
+
+    def _seal_alarm(
+        self, row: Mapping[str, Any], changes: Mapping[str, object]
+    ) -> dict[str, object]:
+        """``changes`` to the alarm ``row`` as they are stored."""
+        out = dict(changes)
+        for column in _SEALED_ALARM:
+            if column in out:
+                out[column] = self._seal(
+                    row.get("home_id"), out[column], _alarm_context(column, row)
+                )
+        return out
+
+    def open_alarm(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored alarm row with its sealed columns opened (``""`` once erased)."""
+        out = dict(row)
+        for column in _SEALED_ALARM:
+            if is_sealed(out.get(column)):
+                out[column] = self._open(out[column], _alarm_context(column, out)) or ""
+        return out
+
+    def open_message(self, key: str, message: object) -> str | None:
+        """An event row's stored wire message (``events.message``), opened; None if erased."""
+        opened = self._open(message, f"events.message:{key}")
+        return opened if isinstance(opened, str) else None
 
     def _changed(
         self,
@@ -254,8 +328,8 @@ class Store:
         now: int,
     ) -> dict[str, Any]:
         """Tell every observer about one alarm change; returns the alarm's view."""
-        view = alarm_view(after)
-        prior = None if before is None else alarm_view(before)
+        view = alarm_view(self.open_alarm(after))
+        prior = None if before is None else alarm_view(self.open_alarm(before))
         for observer in self._observers:
             observer.alarm_changed(db, prior, view, now)
         return view
@@ -272,7 +346,7 @@ class Store:
     ) -> dict[str, Any]:
         """Update one alarm inside a transaction, with its history row and its observers."""
         changes = {**changes, "updated_at": iso(now)}
-        db.table("alarms").update(row["id"], changes)
+        db.table("alarms").update(row["id"], self._seal_alarm(row, changes))
         self._history(db, int(row["id"]), action, by, now, note=note)
         return self._changed(db, row, {**row, **changes}, now)
 
@@ -626,7 +700,7 @@ class Store:
             "escalation_tier": 0,
             "exercise": 0,
         }
-        alarm_id = db.table("alarms").insert(row).last_rowid
+        alarm_id = db.table("alarms").insert(self._seal_alarm(row, row)).last_rowid
         assert alarm_id is not None
         self._history(db, alarm_id, HistoryAction.RAISED, by, now, note=note)
         return self._changed(db, None, {**row, "id": alarm_id}, now), True
@@ -688,8 +762,7 @@ class Store:
                 changed = changed if back is None else (*changed, back)
         return Persisted(duplicate=False, alarms=changed, hub=hub_change)
 
-    @staticmethod
-    def _event_row(record: UplinkRecord, hub: dict[str, Any], now: int) -> dict[str, object]:
+    def _event_row(self, record: UplinkRecord, hub: dict[str, Any], now: int) -> dict[str, object]:
         message = record.message
         event = message if isinstance(message, Event) else None
         return {
@@ -707,7 +780,11 @@ class Store:
             "device_seq": None if message is None else message.seq,
             "ts": record.ts if message is None else message.ts,
             "received_at": iso(now),
-            "message": None if message is None else json.dumps(to_dict(message)),
+            "message": None
+            if message is None
+            else self._seal(
+                hub.get("home_id"), json.dumps(to_dict(message)), f"events.message:{record.key}"
+            ),
             "summary": None if record.summary is None else json.dumps(record.summary),
             "sealed": sealed_json(record),
         }
@@ -774,12 +851,13 @@ class Store:
     def _exercise(self, record: UplinkRecord, event: Event) -> bool:
         """An alarm raised while the device's last reported state says a self-test runs."""
         row = self._one(
-            "SELECT message FROM events WHERE hub_id = ? AND device_id = ?"
+            "SELECT key, message FROM events WHERE hub_id = ? AND device_id = ?"
             " AND message_type = 'state' AND seq < ? ORDER BY seq DESC LIMIT 1",
             [record.hub_id, event.device_id, record.seq],
         )
+        message = None if row is None else self.open_message(row["key"], row["message"])
         try:
-            state = json.loads(row["message"])["state"] if row else {}
+            state = json.loads(message)["state"] if message else {}
             return isinstance(state, dict) and state.get("test_in_progress") is True
         except (ValueError, KeyError, TypeError):
             return False
@@ -795,6 +873,11 @@ class Store:
         note: str | None = None,
         key: str | None = None,
     ) -> None:
+        if note is not None and self.keys is not None:
+            home = self._one("SELECT home_id FROM alarms WHERE id = ?", [alarm_id])
+            if home is not None:
+                sealed = self._seal(home["home_id"], note, f"alarm_history.note:{alarm_id}")
+                note = sealed if isinstance(sealed, str) else note
         db.table("alarm_history").insert(
             {
                 "alarm_id": alarm_id,
@@ -846,7 +929,7 @@ class Store:
             "exercise": int(self._exercise(record, event)),
             "sealed": sealed_summary_json(record),
         }
-        alarm_id = db.table("alarms").insert(row).last_rowid
+        alarm_id = db.table("alarms").insert(self._seal_alarm(row, row)).last_rowid
         assert alarm_id is not None
         self._history(db, alarm_id, HistoryAction.RAISED, DEVICE, now, key=record.key)
         if already_cleared:
@@ -981,7 +1064,7 @@ class Store:
                 raise AlarmNotFoundError(alarm_id)
             rule = person_rule(action, AlarmStatus(row["status"]), bool(row["acknowledged"]))
             if rule.records is None:
-                return alarm_view(row), False
+                return alarm_view(self.open_alarm(row)), False
             changes = self._PERSON_CHANGES[rule.records](by, iso(now))
             return self.change_alarm(db, row, changes, rule.records, by, now, note), True
 
@@ -1016,7 +1099,7 @@ class Store:
             handling = Handling(row["handling"] or Handling.NEW)
             rule = work_rule(action, handling)
             if rule.to is None or (action is WorkAction.ASSIGN and row["assignee"] == to):
-                return alarm_view(row), False
+                return alarm_view(self.open_alarm(row)), False
             at = iso(now)
             changes: dict[str, object] = {"handling": str(rule.to)}
             records = [(WORK_RECORDS[action], note)]
@@ -1059,7 +1142,8 @@ class Store:
                 [alarm_id, sha256],
             )
             if known is not None:
-                return alarm_view(row), known, False
+                known["uri"] = self._open(known["uri"], f"alarm_evidence.uri:{alarm_id}") or ""
+                return alarm_view(self.open_alarm(row)), known, False
             held = self._one(
                 "SELECT count(*) AS n FROM alarm_evidence WHERE alarm_id = ?", [alarm_id]
             )
@@ -1073,7 +1157,10 @@ class Store:
                 "added_at": iso(now),
                 "added_by": by,
             }
-            db.table("alarm_evidence").insert(entry)
+            uri_context = f"alarm_evidence.uri:{alarm_id}"
+            db.table("alarm_evidence").insert(
+                {**entry, "uri": self._seal(row["home_id"], uri, uri_context)}
+            )
             note = f"{kind} sha256:{sha256[:16]}"
             view = self.change_alarm(db, row, {}, HistoryAction.EVIDENCE, by, now, note)
             return view, entry, True
@@ -1081,15 +1168,30 @@ class Store:
     # --- alarms: reads ---------------------------------------------------------------------
 
     def query_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]:
+        if query.q and self.keys is not None:
+            return self._search_alarms(query)
         where, params = _where(query)
         with self._lock:
             rows = self._db.query(
                 f"SELECT * FROM alarms {where} {_ORDER} LIMIT ? OFFSET ?",  # noqa: S608
                 [*params, query.limit, query.offset],
             )
-            alarms = [alarm_view(r) for r in rows]
+            alarms = [alarm_view(self.open_alarm(r)) for r in rows]
             total = self._one(f"SELECT count(*) AS n FROM alarms {where}", params)  # noqa: S608
         return alarms, int(total["n"]) if total else 0
+
+    def _search_alarms(self, query: AlarmQuery) -> tuple[list[dict[str, Any]], int]:
+        """Free-text search where names and rooms may be sealed: SQL keeps the plaintext
+        matches and every sealed row, which is judged once opened."""
+        assert query.q
+        where, params = _where(query, sealed_too=True)
+        with self._lock:
+            rows = list(self._db.query(f"SELECT * FROM alarms {where} {_ORDER}", params))  # noqa: S608
+        found = [
+            opened for opened in (self.open_alarm(r) for r in rows) if _matches(opened, query.q)
+        ]
+        page = found[query.offset : query.offset + query.limit]
+        return [alarm_view(r) for r in page], len(found)
 
     def open_alarms(self) -> list[dict[str, Any]]:
         """Alarms still needing a person: active, or cleared but never acknowledged."""
@@ -1099,7 +1201,7 @@ class Store:
                 " LIMIT ?",
                 [SNAPSHOT_LIMIT],
             )
-            return [alarm_view(r) for r in rows]
+            return [alarm_view(self.open_alarm(r)) for r in rows]
 
     def events(self) -> list[dict[str, Any]]:
         """Every stored device event, in arrival order: what the community has on record."""
@@ -1131,7 +1233,12 @@ class Store:
                     [alarm_id],
                 )
             )
-        return {**alarm_view(row), "history": history, "evidence": evidence}
+        for entry in history:
+            context = f"alarm_history.note:{alarm_id}"
+            entry["note"] = self._open(entry["note"], context) if entry["note"] else entry["note"]
+        for entry in evidence:
+            entry["uri"] = self._open(entry["uri"], f"alarm_evidence.uri:{alarm_id}") or ""
+        return {**alarm_view(self.open_alarm(row)), "history": history, "evidence": evidence}
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -1,7 +1,8 @@
 """``courtyard keys | envelope | audit``: the privacy primitives from a shell.
 
 For operators and device makers checking their own implementation against ours: make keys,
-seal bytes to recipients, open them, verify an audit log. Every failure is one line on stderr
+seal bytes to recipients, open them, open a field fetched from a community mailbox
+(``envelope open-field``), verify an audit log. Every failure is one line on stderr
 and a non-zero exit status, never a traceback, and never any key material.
 
 Exit status: 0 success; 1 the data does not verify (tampered, wrong key, wrong associated
@@ -11,11 +12,13 @@ data, broken audit chain); 2 bad usage or an unreadable input file.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from community.mailbox import MailboxError, parse_entry
 from privacy.audit import AuditError, verify_file
 from privacy.keys import (
     KeyFileError,
@@ -26,12 +29,15 @@ from privacy.keys import (
     load_signing_public_key,
     new_keypair,
 )
+from privacy.sealed_fields import open_field
 from privacy.sealing import MAX_SEALED_BYTES, SealError, open_sealed, seal_for
 
 #: Top-level subcommands this module adds to ``courtyard``.
 COMMANDS: Final = ("keys", "envelope", "audit")
 #: Plaintext read for sealing; the sealed form must still fit MAX_SEALED_BYTES.
 MAX_PLAINTEXT: Final = 32 * 1024
+#: One mailbox entry as fetched (a sealed field is at most 4 KiB of ciphertext).
+MAX_ENTRY_BYTES: Final = 16 * 1024
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,6 +74,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     open_.add_argument("--key", type=Path, required=True, metavar="PRIVKEY_FILE")
     open_.add_argument("--aad", required=True, metavar="TEXT", help="associated data (UTF-8)")
+    open_field = env_sub.add_parser(
+        "open-field",
+        help="one mailbox entry JSON on stdin -> the field's value (JSON) on stdout",
+        description="Open a sealed field fetched from a community mailbox (GET /api/mailbox/"
+        "{recipient}: one item of 'entries', or its 'entry'). The context it names (hub, "
+        "device, event, sequence, time) is bound into it: exits 1 on any altered byte, "
+        "wrong key or moved context.",
+    )
+    open_field.add_argument("--key", type=Path, required=True, metavar="PRIVKEY_FILE")
 
     audit = sub.add_parser("audit", help="check a hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -140,6 +155,33 @@ def _envelope_open(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entry_json(raw: bytes) -> object:
+    def refuse(token: str) -> object:
+        raise ValueError(f"{token} is not JSON")
+
+    try:
+        item = json.loads(raw.decode("utf-8"), parse_constant=refuse)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _CommandError("stdin is not one JSON mailbox entry", 1) from None
+    # A whole fetched item ({"id", "created_ms", "entry"}) or just its entry.
+    if isinstance(item, dict) and set(item) == {"id", "created_ms", "entry"}:
+        return item["entry"]
+    return item
+
+
+def _envelope_open_field(args: argparse.Namespace) -> int:
+    private = load_sealing_private_key(args.key)
+    item = _entry_json(_read_stdin(MAX_ENTRY_BYTES, "mailbox entry"))
+    try:
+        sealed, context = parse_entry(item)
+    except MailboxError as exc:
+        raise _CommandError(f"not a mailbox entry: {exc}", 1) from None
+    value = open_field(sealed, private, context)
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, sort_keys=True) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     keys = {}
     for path in args.checkpoint_key:
@@ -154,6 +196,7 @@ _HANDLERS: Final = {
     ("keys", "new"): _keys_new,
     ("envelope", "seal"): _envelope_seal,
     ("envelope", "open"): _envelope_open,
+    ("envelope", "open-field"): _envelope_open_field,
     ("audit", "verify"): _audit_verify,
 }
 

@@ -381,7 +381,7 @@ def _sealed_slot(raw: object, message: Message) -> tuple[SealedEntry, ...]:
         raise _bad(f"'sealed' must be a list of at most {MAX_SEALED_ENTRIES} entries")
     if raw and not isinstance(message, Event):
         raise _bad("'sealed' is allowed on event reports only")
-    entries = tuple(_sealed_entry(item) for item in raw)
+    entries = tuple(parse_sealed_entry(item) for item in raw)
     pairs = {(e.field, e.recipient) for e in entries}
     if len(pairs) != len(entries):
         raise _bad("'sealed' holds the same field for the same recipient twice")
@@ -390,7 +390,7 @@ def _sealed_slot(raw: object, message: Message) -> tuple[SealedEntry, ...]:
     return entries
 
 
-def _sealed_entry(item: object) -> SealedEntry:
+def parse_sealed_entry(item: object) -> SealedEntry:
     if not isinstance(item, dict) or set(item) != _SEALED_KEYS:
         raise _bad("each 'sealed' entry must have exactly " + ", ".join(sorted(_SEALED_KEYS)))
     texts = (("field", _FIELD_RE), ("recipient", _RECIPIENT_RE), ("key_id", _KEY_ID_RE))

@@ -10,12 +10,17 @@ behalf. Refusals are a 400 with a one-line reason; nothing changes.
 - ``POST /api/privacy/resident`` ``{"subject", "public_key_pem"}``: trust a resident's key
 - ``POST /api/privacy/consent``  a signed grant or withdrawal (``SignedConsent`` JSON)
 - ``GET  /api/privacy/export``   everything the hub holds about the resident, as JSON
-- ``POST /api/privacy/erase``    crypto-shred the resident's data; the signed deletion receipt
+- ``POST /api/privacy/erase``    crypto-shred the resident's data; the signed deletion receipt.
+  With ``{"request": <erasure request the resident signed>}`` (``privacy.erasure``) the request
+  also goes on to the community, which erases its copy; the answer then carries
+  ``community_request_id`` (its signed receipt arrives as the request's answer, ``hub.services``)
 - ``GET  /api/privacy/recipients`` who sealed fields may be for (family, care providers)
 - ``POST /api/privacy/recipients`` ``{"recipient": "family:li", "public_key": PEM|b64url|hex}``:
   register (or replace) a recipient's X25519 key; fields a consent shares with them but not
-  with the community then travel sealed for them
-- ``DELETE /api/privacy/recipients/{recipient}`` forget a recipient's key
+  with the community then travel sealed for them. The answer carries ``mailbox_token``, shown
+  only this once: the recipient fetches their sealed fields from the community's mailbox with
+  it (``hub.recipients.open_mailbox``); registering again issues a new one
+- ``DELETE /api/privacy/recipients/{recipient}`` forget a recipient's key and revoke its mailbox
 """
 
 from __future__ import annotations
@@ -30,12 +35,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.api import Handler
 from hub.consent_gate import ConsentGate
-from hub.recipients import RecipientError, parse_public_key
+from hub.erasure import erase_everywhere
+from hub.recipients import Ask, RecipientError, close_mailbox, open_mailbox, parse_public_key
 from hub.registry import DeviceRecord
+from hub.services import ServiceRequests
 from hub.web.auth import is_admin
 from privacy.audit import AuditAction
 from privacy.consent import ConsentError, SignedConsent
 from privacy.encoding import EncodingError, loads_strict
+from privacy.erasure import ErasureRequest
 from privacy.vocabulary import CATEGORY_FIELDS, SENSITIVE, Category
 
 MAX_BODY = 64 * 1024
@@ -62,7 +70,11 @@ async def _json(request: web.Request) -> Any:
 
 
 def add_privacy_routes(
-    app: web.Application, gate: ConsentGate, hub: HubData, admin_token: Callable[[], str]
+    app: web.Application,
+    gate: ConsentGate,
+    hub: HubData,
+    admin_token: Callable[[], str],
+    ask: Ask | None = None,
 ) -> None:
     def require_admin(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -147,10 +159,19 @@ def add_privacy_routes(
 
     async def erase(request: web.Request) -> web.StreamResponse:
         try:
-            receipt = gate.erase()
+            body = await _json(request) if request.can_read_body else None
+            if body is None or body == {}:  # no request: erase at the hub only
+                return web.json_response(gate.erase().to_dict())
+            if not isinstance(body, dict) or set(body) != {"request"}:
+                return _bad("body must be exactly {request} (a signed erasure request)")
+            services = getattr(hub, "services", None)
+            if not isinstance(services, ServiceRequests):
+                return _bad("this hub cannot reach the community's services")
+            erasure = ErasureRequest.from_dict(body["request"])
+            receipt, request_id = erase_everywhere(gate, services, erasure)
         except ValueError as exc:
             return _bad(str(exc))
-        return web.json_response(receipt.to_dict())
+        return web.json_response({**receipt.to_dict(), "community_request_id": request_id})
 
     async def recipients(request: web.Request) -> web.StreamResponse:
         return web.json_response({"recipients": [r.to_dict() for r in gate.recipients.all()]})
@@ -164,7 +185,13 @@ def add_privacy_routes(
             entry = gate.recipients.register(body["recipient"], key)
         except (RecipientError, ValueError) as exc:
             return _bad(f"cannot register the recipient: {exc}")
-        return web.json_response(entry.to_dict())
+        answer: dict[str, Any] = entry.to_dict()
+        if ask is not None:  # the recipient's mailbox at the community (shown once)
+            try:
+                answer["mailbox_token"] = open_mailbox(ask, entry.recipient.id)
+            except ValueError as exc:
+                answer["mailbox_error"] = str(exc)
+        return web.json_response(answer)
 
     async def remove_recipient(request: web.Request) -> web.StreamResponse:
         try:
@@ -173,6 +200,13 @@ def add_privacy_routes(
             return _bad(str(exc))
         if not removed:
             return web.json_response({"error": "no such recipient"}, status=404)
+        if ask is not None:
+            try:
+                close_mailbox(ask, request.match_info["recipient"])
+            except ValueError as exc:
+                return web.json_response(
+                    {"removed": request.match_info["recipient"], "mailbox_error": str(exc)}
+                )
         return web.json_response({"removed": request.match_info["recipient"]})
 
     app.router.add_get("/api/privacy", require_admin(summary))

@@ -37,6 +37,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from devices.catalog import DeviceKind
 from devices.messages import Event, State
 from devices.uplink import UPLINK_VERSION, RecordKind, SealedEntry, UplinkRecord
 from hub.recipients import SEALING_PURPOSE, RecipientKeys
@@ -71,6 +72,12 @@ _LOG = logging.getLogger(__name__)
 COMMUNITY_DUTY: Final = Recipient(RecipientRole.PROPERTY_DUTY, "duty")
 #: The category of a state report (device telemetry: battery, test results, readings).
 STATE_CATEGORY: Final = Category.DEVICE_HEALTH
+#: Kinds whose state says whether someone is at home and moving (care checks): presence,
+#: sensitive, never device health.
+PRESENCE_KINDS: Final[dict[DeviceKind, Category]] = {
+    DeviceKind.DOOR_SENSOR: Category.PRESENCE,
+    DeviceKind.MOTION_SENSOR: Category.PRESENCE,
+}
 _RESIDENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -97,7 +104,8 @@ def category_of(record: UplinkRecord) -> Category | None:
     if isinstance(record.message, Event):
         return EVENT_CATEGORY.get(str(record.message.event))
     if isinstance(record.message, State):
-        return STATE_CATEGORY
+        kind = record.device.kind if record.device is not None else None
+        return PRESENCE_KINDS.get(kind, STATE_CATEGORY) if kind is not None else STATE_CATEGORY
     return None
 
 
@@ -200,6 +208,10 @@ class ConsentGate:
         self._ledger = ConsentLedger(self._ledger_path, self._trusted)
         self._policy = None
         return kid
+
+    def resident_key(self, signer: str) -> Ed25519PublicKey | None:
+        """The registered resident key with id ``signer`` (to check an erasure request)."""
+        return self._trusted.get(signer)
 
     def record(self, signed: SignedConsent) -> int:
         """Append a resident-signed grant or withdrawal; ConsentError stores nothing.

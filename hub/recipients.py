@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import os
+import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +44,12 @@ SEALING_PURPOSE: Final[dict[RecipientRole, Purpose]] = {
     RecipientRole.CARE_PROVIDER: Purpose.CARE_SERVICE,
     RecipientRole.EMERGENCY_TEAM: Purpose.EMERGENCY_RESPONSE,
 }
+
+
+#: The property service that binds a recipient to its mailbox at the community.
+MAILBOX_SERVICE: Final = "recipients"
+#: Queue a property-service request (``hub.services.ServiceRequests.request``).
+Ask = Callable[[str, str, dict[str, Any]], str]
 
 
 class RecipientError(ValueError):
@@ -178,3 +187,22 @@ class RecipientKeys:
     def all(self) -> list[RegisteredRecipient]:
         with self._lock:
             return sorted(self._entries.values(), key=lambda e: e.recipient)
+
+
+def open_mailbox(ask: Ask, recipient: str) -> str:
+    """A new mailbox token for ``recipient``, registered at the community by its SHA-256.
+
+    The token is returned once, for the resident to hand to the recipient, who opens the
+    entries with their own private key (the hub only ever had the public one). The hub keeps
+    no copy: a lost token is replaced by registering the recipient again, which retires it.
+    ValueError if the request cannot be queued.
+    """
+    token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode("ascii")).hexdigest()
+    ask(MAILBOX_SERVICE, "register", {"recipient": recipient, "token_sha256": digest})
+    return token
+
+
+def close_mailbox(ask: Ask, recipient: str) -> str:
+    """Ask the community to revoke ``recipient``'s mailbox token and drop what waits there."""
+    return ask(MAILBOX_SERVICE, "revoke", {"recipient": recipient})

@@ -12,15 +12,19 @@ consent they reach responders only under the bounded emergency override.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from privacy.atrest import DeletionReceipt
+from courtyard.demo.family import FamilyMember, family_member
+from hub.erasure import erase_everywhere
+from privacy.atrest import DeletionReceipt, verify_receipt
 from privacy.consent import (
     CollectionMethod,
     ConsentRecord,
@@ -30,6 +34,7 @@ from privacy.consent import (
     notice_hash,
     sign_consent,
 )
+from privacy.erasure import sign_erasure
 from privacy.vocabulary import (
     CATEGORY_FIELDS,
     Category,
@@ -153,10 +158,20 @@ class DemoConsents:
     duty_grants: dict[str, SignedConsent] = field(default_factory=dict)
     withdrawn: list[str] = field(default_factory=list)
     erasure: dict[str, Any] | None = None
+    #: Family members with a key pair and a mailbox token (recipient id -> files).
+    family: dict[str, FamilyMember] = field(default_factory=dict)
+    #: What each family member's app fetched from the community and could open.
+    family_mailbox: dict[str, Any] = field(default_factory=dict)
 
-    async def enroll(self, community: Community) -> None:
+    async def enroll(self, community: Community, family_dir: Path | None = None) -> None:
         """Each resident registers their key with their hub and the community, and grants
-        the duty staff safety alarms and device trouble; some share falls with family."""
+        the duty staff safety alarms and device trouble; some share falls with family.
+
+        With ``family_dir``, each of those family members has a key pair of their own there
+        (``<recipient>/private.key``, owner-only) that the resident registers on the hub, so
+        the fall's family-only details travel sealed for them instead of being dropped; the
+        mailbox token the hub issues is kept beside it (``mailbox.token``, owner-only), as the
+        family member's app would keep it."""
         for home in community.homes:
             hub = community.hubs[home.hub_id]
             resident = Resident(resident_id(home.home_id), home.home_id)
@@ -176,6 +191,10 @@ class DemoConsents:
                     purpose=Purpose.FAMILY_NOTIFICATION,
                 )
                 hub.consent.record(family)
+                if family_dir is not None:  # the family member's own key and mailbox token
+                    self.family[family_of(home.home_id).id] = family_member(
+                        hub, family_of(home.home_id).id, family_dir
+                    )
 
     async def apply(self, community: Community, step: ConsentStep) -> str:
         """Carry out one consent step; returns the home it happened in."""
@@ -189,15 +208,42 @@ class DemoConsents:
         self.withdrawn.append(home.home_id)
         return home.home_id
 
-    def erase(self, community: Community, home_number: int = ERASED_HOME) -> DeletionReceipt:
-        """The resident of one home asks the hub to erase their data (crypto-shredding)."""
-        home = community.homes[home_number % len(community.homes)]
-        receipt = community.hubs[home.hub_id].consent.erase()
+    async def erase(
+        self, community: Community, home_number: int = ERASED_HOME, *, within_s: float = 10.0
+    ) -> DeletionReceipt:
+        """The resident of one home signs "erase my data": their hub crypto-shreds its copy and
+        forwards the request to the community, whose own signed receipt is awaited (bounded)."""
+        # A small community erases its last home rather than wrap round to the first, where
+        # the interactive demo invites a person to pair a new device after the timeline.
+        home = community.homes[min(home_number, len(community.homes) - 1)]
+        hub = community.hubs[home.hub_id]
+        request = sign_erasure(home.home_id, self.residents[home.home_id].key)
+        receipt, request_id = erase_everywhere(hub.consent, hub.services, request)
         self.erasure = {
             "home": home.home_id,
             "receipt_id": receipt_id(receipt),
             "receipt": receipt.to_dict(),
+            "community_request_id": request_id,
+            "community_receipt": None,
         }
+        deadline = asyncio.get_running_loop().time() + within_s
+        answer = hub.services.get(request_id)
+        while (answer is None or answer["answer"] is None) and (
+            asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.1)
+            answer = hub.services.get(request_id)
+        if answer is not None and answer["answer"] is not None:
+            self.erasure["community_answer"] = answer["answer"]
+            found = (answer.get("data") or {}).get("receipt")
+            if found is not None:
+                community_receipt = DeletionReceipt.from_dict(found)
+                public = Ed25519PublicKey.from_public_bytes(
+                    bytes.fromhex(community.server.community_public_key_hex)
+                )
+                verify_receipt(community_receipt, public)  # ReceiptError if it is not genuine
+                self.erasure["community_receipt"] = community_receipt.to_dict()
+                self.erasure["community_receipt_id"] = receipt_id(community_receipt)
         return receipt
 
     def report(self, community: Community) -> dict[str, Any]:
@@ -224,6 +270,7 @@ class DemoConsents:
             "community_refused": sum(check.refused.values()),
             "community_overrides": check.overrides,
             "erasure": self.erasure,
+            "family_mailbox": self.family_mailbox,
             "homes": homes,
         }
 

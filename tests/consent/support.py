@@ -105,11 +105,15 @@ class Site:
 
     def messages_at_community(self) -> list[dict[str, Any]]:
         """Every stored report with its message as the community holds it."""
-        rows = self.community._store.read(
-            "SELECT device_id, device_kind, event, message FROM events "
+        store = self.community._store
+        rows = store.read(
+            "SELECT key, device_id, device_kind, event, message FROM events "
             "WHERE record_kind = 'report' ORDER BY rowid"
         )
-        return [{**r, "message": json.loads(r["message"])} for r in rows]
+        return [
+            {**r, "message": json.loads(store.open_message(r["key"], r["message"]) or "null")}
+            for r in rows
+        ]
 
 
 @asynccontextmanager
@@ -158,6 +162,7 @@ async def site(
             ack_timeout_s=1.0,
             consent=hub_consent,
             resident_id=resident_id,
+            community_public_key_hex=community.community_public_key_hex,  # notices, answers
         )
     )
     await hub.start()

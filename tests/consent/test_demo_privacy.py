@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from community.community_key import load_or_create_community_key
+from courtyard.demo.layout import HOME_DEVICES
 from hub.keys import load_or_create_hub_key
 from privacy.atrest import DeletionReceipt, KeyStore, ShreddedError, read_kek_file, verify_receipt
 from privacy.audit import verify_file
@@ -66,9 +68,12 @@ def test_demo_enforces_consent_and_leaves_no_sensitive_plaintext(tmp_path: Path)
     assert sum(privacy["homes"][withdrawn[0]]["withheld"].values()) >= 1
     assert privacy["homes"][withdrawn[0]]["overrides"] >= 1
     # Falls (sensitive, never in the duty consent) reached the board under the override only,
-    # without the resident's device name.
+    # without the resident's device name (and, in the home erased at the end, with none).
     falls = [a for a in report["alarms"] if a["kind"] == "fall_detected"]
-    assert falls and all(a["device_name"] == "fall_detector" for a in falls)
+    erased_home = privacy["erasure"]["home"]
+    assert falls and all(
+        a["device_name"] == ("" if a["home_id"] == erased_home else "fall_detector") for a in falls
+    )
     assert privacy["overrides_used"] >= len(falls)
     erasure = privacy["erasure"]
     assert erasure["receipt_id"] in run.stdout
@@ -110,6 +115,35 @@ def test_demo_enforces_consent_and_leaves_no_sensitive_plaintext(tmp_path: Path)
         pytest.raises(ShreddedError),
     ):
         keys.encrypt(receipt.resident_id, b"x", "probe")
+
+    # The erasure reached the community: its own receipt verifies with the community key,
+    # and the community's key store cannot use that resident's data key any more.
+    community_dir = data_dir / "community"
+    community_key = load_or_create_community_key(community_dir / "community_key.pem")
+    assert erasure["community_answer"] == "erased"
+    community_receipt = DeletionReceipt.from_dict(erasure["community_receipt"])
+    verify_receipt(community_receipt, community_key.public_key())
+    assert community_receipt.store == "community"
+    assert erasure["community_receipt_id"] in run.stdout
+    with (
+        KeyStore(
+            community_dir / "keys.db", read_kek_file(community_dir / "kek.key"), community_key
+        ) as keys,
+        pytest.raises(ShreddedError),
+    ):
+        keys.encrypt(community_receipt.resident_id, b"x", "probe")
+    # The community's copy holds no resident's device name in plaintext (they rest sealed
+    # under the residents' keys), yet the board showed them, and the erased home's as "".
+    community_raw = b"".join(p.read_bytes() for p in community_dir.glob("community.db*"))
+    for role in HOME_DEVICES:
+        assert role.name.encode() not in community_raw, role.name
+    shown = {a["device_name"] for a in report["alarms"] if a["home_id"] != erasure["home"]}
+    assert shown & {role.name for role in HOME_DEVICES}
+    assert all(
+        (a["device_name"], a["room"]) == ("", "")
+        for a in report["alarms"]
+        if a["home_id"] == erasure["home"]
+    )
 
 
 def _hubs(data_dir: Path) -> list[str]:

@@ -98,6 +98,7 @@ async def test_family_only_details_travel_sealed_and_only_the_family_opens_them(
             ) as resp:
                 assert resp.status == 200
                 registered = await resp.json()
+            assert registered.pop("mailbox_token")  # shown once, never listed
             async with http.get(base) as resp:
                 assert (await resp.json())["recipients"] == [registered]
 
