@@ -62,6 +62,10 @@ class Permission(StrEnum):
     ORDERS_CREATE = "orders.create"
     #: Move a work order (each transition is checked again against work_order_rules).
     ORDERS_ACT = "orders.act"
+    #: Read the manager's notices and their receipts (publishing stays ADMIN).
+    NOTICES_READ = "notices.read"
+    #: Read the parcel lockers' deliveries, reminders and pickups (never a pickup code).
+    PARCELS_READ = "parcels.read"
     #: Everything else: accounts, plates, configuration.
     ADMIN = "admin"
 
@@ -77,6 +81,8 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             Permission.ORDERS_READ,
             Permission.ORDERS_CREATE,
             Permission.ORDERS_ACT,
+            Permission.NOTICES_READ,  # the manager's notices
+            Permission.PARCELS_READ,  # parcels
         }
     ),
     Role.TECHNICIAN: frozenset({Permission.PAGE, Permission.ORDERS_READ, Permission.ORDERS_ACT}),
@@ -84,7 +90,9 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
 }
 
 _ID: Final = r"[^/]+"
-#: (methods, path pattern, permission); the first row that matches decides.
+#: (methods, path pattern, permission); the first row that matches decides. Routes that are
+#: no staff's (a family member's ``/api/mailbox/…``) never reach this table: they check their
+#: own token first (``community.web.SELF_AUTHENTICATED``).
 ROUTES: Final[tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...]] = tuple(
     (frozenset(methods.split()), re.compile(pattern), permission)
     for methods, pattern, permission in (
@@ -98,9 +106,15 @@ ROUTES: Final[tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...]] = 
             Permission.ALARMS_WORK,
         ),
         ("GET", r"/api/field/.*|/api/lanes/report", Permission.FIELD_READ),
+        ("GET", r"/api/care|/api/care/bookings", Permission.ALARMS_READ),  # care checks
         ("GET", rf"/api/orders|/api/orders/{_ID}", Permission.ORDERS_READ),
+        ("GET", r"/api/estate", Permission.ALARMS_READ),  # the property's hierarchy
         ("POST", r"/api/orders", Permission.ORDERS_CREATE),
         ("POST", rf"/api/orders/{_ID}/{_ID}", Permission.ORDERS_ACT),
+        ("GET", rf"/api/notices|/api/notices/{_ID}", Permission.NOTICES_READ),
+        ("GET", r"/api/parcels", Permission.PARCELS_READ),
+        ("GET", r"/api/visitors/(passes|entries)", Permission.FIELD_READ),  # visitor passes
+        ("POST", rf"/api/visitors/passes/{_ID}/revoke", Permission.ALARMS_WORK),  # visitor passes
         ("POST", r"/logout", Permission.PAGE),
     )
 )

@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlite_utils import Database
 
 from community.alarms import AlarmStatus, Handling
-from community.cap_profile import profile_for, room_type
+from community.cap_profile import NOT_PUBLISHED, profile_for, room_type
 from community.texts import event_name, place
 
 CAP_NS: Final = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -281,6 +281,8 @@ class CapPublisher:
     def alarm_changed(
         self, db: Database, before: dict[str, Any] | None, after: dict[str, Any], now: int
     ) -> None:
+        if after["kind"] in NOT_PUBLISHED:  # consented to the duty staff only
+            return
         earlier = list(
             db.query(
                 "SELECT identifier, n, msg_type, phase, tier, sender, sent FROM cap_messages"

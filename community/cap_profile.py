@@ -57,6 +57,7 @@ PROFILES: Final[dict[str, CapProfile]] = {
     "charger_command_unacknowledged": _p("Infra Fire", "Immediate", "Moderate", "Likely"),
     "elevator_ebike": _p("Fire Safety", "Immediate", "Moderate", "Observed"),
     "fire_lane_obstructed": _p("Safety Transport", "Expected", "Moderate", "Observed"),
+    "care_check_missed": _p("Health", "Expected", "Moderate", "Possible"),  # care checks
 }
 #: Kinds without a row, by alarm severity.
 FALLBACK: Final[dict[str, CapProfile]] = {
@@ -64,6 +65,10 @@ FALLBACK: Final[dict[str, CapProfile]] = {
     "alert": _p("Infra", "Expected", "Minor", "Likely"),
     "info": _p("Other", "Future", "Minor", "Possible"),
 }
+
+
+#: Alarm kinds a resident shared with the duty staff only: never in the public CAP feed.
+NOT_PUBLISHED: Final = frozenset({"care_check_missed"})  # care checks
 
 
 def profile_for(kind: str, severity: str) -> CapProfile:

@@ -119,6 +119,8 @@ _HUB: Final = Chain(_tiers((_D, 300), (_M, 1800)))
 #: The owner gets two minutes to move the car before duty staff go; the manager ten after.
 _LANE: Final = Chain((Tier(_R, 0, Whose.VEHICLE_OWNER), *_tiers((_D, 120), (_M, 600))))
 _INFO: Final = Chain(_tiers((_R, 0)))
+#: Care checks: the resident was asked and the family told before the alarm exists: staff now.
+_CARE: Final = Chain(_tiers((_D, 0), (_M, 600)))
 
 #: The built-in table: first match wins; the last three rows are the per-severity catch-alls.
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (
@@ -128,6 +130,7 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     # A hub has no resident screen to tell while it is offline: staff first.
     Rule(frozenset({"hub_offline"}), None, _HUB),
     Rule(frozenset({"fire_lane_obstructed"}), None, _LANE),
+    Rule(frozenset({"care_check_missed"}), None, _CARE),  # care checks
     Rule(frozenset(), Priority.CRITICAL, _FIRE),
     Rule(frozenset(), Priority.ALERT, _TROUBLE),
     Rule(frozenset(), Priority.INFO, _INFO),

@@ -13,6 +13,12 @@ plain JSON or form posts) runs in its own small thread pool because it is synchr
 **webhook** is a JSON POST signed with the target's secret (``community.signing``), sent
 with aiohttp. Delivery is at least once: a receiver deduplicates on ``X-Courtyard-Delivery``.
 Target URLs and secrets never appear in logs, errors or history — only target names.
+
+Alarms are not the only thing that escalates: a :class:`DeliveryQueue` names another table of
+the same shape (a delivery row per subject, tier and target, UNIQUE so queueing twice is a
+no-op), where an attempt's outcome goes in that subject's history, and how it reads. The one
+worker sends every queue's rows with the same retries, timeouts and signing; alarms are the
+built-in queue (table ``deliveries``), overdue work orders another (``community.order_notify``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import random
 import sqlite3
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
@@ -52,12 +59,37 @@ _APPRISE_TYPES: Final = {
     "info": apprise.NotifyType.INFO,
 }
 Writer = Callable[..., Awaitable[Any]]
+#: The built-in queue's name, and the key that says which queue a row came from.
+ALARMS: Final = "alarm"
+_QUEUE: Final = "_queue"
 
 
 class DeliveryState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryQueue:
+    """Another kind of subject that is notified through the same worker and its retries.
+
+    The table has the columns of ``deliveries`` with ``subject`` instead of ``alarm_id``.
+    """
+
+    name: str
+    table: str
+    #: The column naming the subject (an order id ...).
+    subject: str
+    #: Creates the table (IF NOT EXISTS), inside a store transaction.
+    create: Callable[[Database], None]
+    #: ``history(db, subject_id, action, target, now, note)``; ``action`` is ``notified`` or
+    #: ``notify_failed``, as for alarms.
+    history: Callable[[Database, int, str, str, int, str], None]
+    #: Title and body for apprise services, from the stored payload.
+    render: Callable[[dict[str, Any]], tuple[str, str]]
+    #: ``critical``, ``alert`` or ``info`` (the apprise notification type).
+    severity: Callable[[dict[str, Any]], str]
 
 
 def _serves(target: NotifyTarget, audience: Audience, home_id: str) -> bool:
@@ -138,9 +170,16 @@ class Notifier:
         self._pool: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._wakeup = asyncio.Event()
-        self._inflight: set[int] = set()
+        self._inflight: set[tuple[str, int]] = set()
+        self._queues: dict[str, DeliveryQueue] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+
+    def add_queue(self, queue: DeliveryQueue) -> None:
+        """Deliver ``queue``'s rows too (before :meth:`start`)."""
+        if queue.name == ALARMS or queue.name in self._queues:
+            raise ValueError(f"delivery queue {queue.name} already exists")
+        self._queues[queue.name] = queue
 
     # --- inside store transactions (writer thread) -----------------------------------------
 
@@ -207,22 +246,68 @@ class Notifier:
             db.table("deliveries").insert(row, ignore=True)
         return len(targets)
 
-    def _due(self, now: int, busy: frozenset[int]) -> list[dict[str, Any]]:
-        assert self._store is not None
-        rows = self._store.read(
-            "SELECT * FROM deliveries WHERE state = ? AND next_ms <= ? ORDER BY next_ms, id"
-            " LIMIT ?",
-            [DeliveryState.PENDING, now, _BATCH + len(busy)],
+    def enqueue_in(
+        self,
+        db: Database,
+        queue: str,
+        subject: dict[str, Any],
+        keys: dict[str, object],
+        tier: int,
+        audience: Audience,
+        payload: dict[str, Any],
+        now: int,
+    ) -> int:
+        """Queue one tier of another queue's subject (``subject`` has its ``home_id``);
+        ``keys`` are the row's identifying columns besides tier and target. Returns how many
+        targets were queued (0 too when they were queued before)."""
+        table = self._queues[queue].table
+        text = json.dumps(
+            {"community_id": self._community_id, "tier": tier, "audience": str(audience)} | payload,
+            ensure_ascii=False,
+            separators=(",", ":"),
         )
-        return [r for r in rows if r["id"] not in busy][:_BATCH]
+        targets = self.targets_for(subject, audience)
+        for target in targets:
+            row = {
+                **keys,
+                "tier": tier,
+                "audience": str(audience),
+                "target": target,
+                "state": DeliveryState.PENDING,
+                "attempts": 0,
+                "next_ms": now,
+                "created_at": iso(now),
+                "payload": text,
+            }
+            db.table(table).insert(row, ignore=True)
+        return len(targets)
 
-    def _next_due_ms(self, busy: frozenset[int]) -> int | None:
+    def _tables(self) -> list[tuple[str, str]]:
+        return [(ALARMS, "deliveries"), *((q.name, q.table) for q in self._queues.values())]
+
+    def _due(self, now: int, busy: frozenset[tuple[str, int]]) -> list[dict[str, Any]]:
         assert self._store is not None
-        rows = self._store.read(
-            "SELECT id, next_ms FROM deliveries WHERE state = ? ORDER BY next_ms LIMIT ?",
-            [DeliveryState.PENDING, len(busy) + 1],
-        )
-        return next((int(r["next_ms"]) for r in rows if r["id"] not in busy), None)
+        due: list[dict[str, Any]] = []
+        for name, table in self._tables():
+            rows = self._store.read(
+                f"SELECT * FROM {table} WHERE state = ? AND next_ms <= ?"  # noqa: S608 - fixed
+                " ORDER BY next_ms, id LIMIT ?",
+                [DeliveryState.PENDING, now, _BATCH + len(busy)],
+            )
+            due.extend({**r, _QUEUE: name} for r in rows if (name, r["id"]) not in busy)
+        return sorted(due, key=lambda r: int(r["next_ms"]))[:_BATCH]
+
+    def _next_due_ms(self, busy: frozenset[tuple[str, int]]) -> int | None:
+        assert self._store is not None
+        found: list[int] = []
+        for name, table in self._tables():
+            rows = self._store.read(
+                f"SELECT id, next_ms FROM {table} WHERE state = ?"  # noqa: S608 - fixed
+                " ORDER BY next_ms LIMIT ?",
+                [DeliveryState.PENDING, len(busy) + 1],
+            )
+            found.extend(int(r["next_ms"]) for r in rows if (name, r["id"]) not in busy)
+        return min(found, default=None)
 
     def _record(self, row: dict[str, Any], error: str | None, final: bool, now: int) -> None:
         """Store one attempt's outcome and put it in the alarm's history."""
@@ -245,9 +330,14 @@ class Notifier:
             note = (
                 f"{where}, attempt {attempts}/{self._attempts}: {error}; retrying in {backoff:.1f}s"
             )
+        queue = self._queues.get(row.get(_QUEUE, ALARMS))
         with self._store.transaction() as db:
-            db.table("deliveries").update(row["id"], changes)
-            self._store.add_history(db, int(row["alarm_id"]), action, row["target"], now, note)
+            if queue is None:
+                db.table("deliveries").update(row["id"], changes)
+                self._store.add_history(db, int(row["alarm_id"]), action, row["target"], now, note)
+            else:
+                db.table(queue.table).update(row["id"], changes)
+                queue.history(db, int(row[queue.subject]), str(action), row["target"], now, note)
 
     # --- event loop ------------------------------------------------------------------------
 
@@ -257,6 +347,10 @@ class Notifier:
             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_S)
         )
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="community-notify")
+        if self._queues:
+            with store.transaction() as db:
+                for queue in self._queues.values():
+                    queue.create(db)
         self._task = asyncio.create_task(self._run(), name="community-notify")
 
     async def stop(self) -> None:
@@ -292,12 +386,14 @@ class Notifier:
             busy = frozenset(self._inflight)
             try:
                 due = await self._write(self._due, self._clock(), busy)
-                next_ms = await self._write(self._next_due_ms, busy | {r["id"] for r in due})
+                next_ms = await self._write(
+                    self._next_due_ms, busy | {(r[_QUEUE], r["id"]) for r in due}
+                )
             except sqlite3.Error:
                 log.exception("could not read the delivery queue")
                 due, next_ms = [], None
             for row in due:
-                self._inflight.add(row["id"])
+                self._inflight.add((row[_QUEUE], row["id"]))
                 task = asyncio.create_task(self._deliver(row))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
@@ -327,7 +423,7 @@ class Notifier:
         except Exception:
             log.exception("could not deliver notification %s", row["id"])
         finally:
-            self._inflight.discard(row["id"])
+            self._inflight.discard((row[_QUEUE], row["id"]))
             self._wakeup.set()
 
     async def _attempt(self, target: NotifyTarget, row: dict[str, Any]) -> str | None:
@@ -335,11 +431,15 @@ class Notifier:
         if target.channel is Channel.WEBHOOK:
             return await self._post_webhook(target, row, payload)
         assert self._pool is not None
-        title, body = render(payload)
+        queue = self._queues.get(row[_QUEUE])
+        if queue is None:
+            title, body = render(payload)
+            severity = str(payload["alarm"]["severity"])
+        else:
+            title, body = queue.render(payload)
+            severity = queue.severity(payload)
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(
-            self._pool, _send_apprise, target.url, title, body, payload["alarm"]["severity"]
-        )
+        call = loop.run_in_executor(self._pool, _send_apprise, target.url, title, body, severity)
         try:
             return await asyncio.wait_for(call, ATTEMPT_TIMEOUT_S)
         except TimeoutError:
@@ -349,7 +449,9 @@ class Notifier:
         self, target: NotifyTarget, row: dict[str, Any], payload: dict[str, Any]
     ) -> str | None:
         assert self._session is not None
-        delivery = f"{self._community_id}:{row['id']}"
+        # Alarms keep their historical ids; another queue's ids are prefixed by its name.
+        prefix = "" if row[_QUEUE] == ALARMS else f"{row[_QUEUE]}:"
+        delivery = f"{self._community_id}:{prefix}{row['id']}"
         body = json.dumps({**payload, "delivery": delivery}, ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",

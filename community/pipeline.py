@@ -78,6 +78,7 @@ class Pipeline:
         field: FieldEngine | None = None,
         replay: Callable[[UplinkRecord], str | None] | None = None,
         resident: Sequence[Callable[[UplinkRecord, int], None]] = (),
+        scrub: Sequence[Callable[[UplinkRecord], UplinkRecord]] = (),
     ) -> None:
         self._store = store
         self._lookup = lookup
@@ -91,6 +92,9 @@ class Pipeline:
         #: Residents' requests and notice receipts (community.charging_sessions, .notices):
         #: applied before the record is stored, each idempotent by its key or its state.
         self._resident = tuple(resident)
+        #: Secrets the services above needed and the community must not keep (a parcel's
+        #: pickup code, community.parcels): removed after them, before the record is stored.
+        self._scrub = tuple(scrub)
 
     def handle_up(self, topic: str, payload: bytes) -> Outcome:
         """Verify, decode and store one uplink record; never raises for bad input."""
@@ -123,6 +127,8 @@ class Pipeline:
             # Not acknowledged: the hub resends it, and each step is idempotent.
             log.exception("could not apply %s %s", record.kind, record.key)
             return _rejected("the record could not be applied; it will be resent")
+        for scrub in self._scrub:
+            record = scrub(record)
         digest = hashlib.sha256(opened.body).hexdigest()
         persisted = self._store.persist(record, digest, self._clock())
         if persisted.conflicting:

@@ -28,6 +28,7 @@ from community import field_views
 from community.accounts import Accounts, Principal
 from community.alarms import PersonAction, WorkAction
 from community.cap import FEED_LIMIT, CapPublisher, atom_feed
+from community.care import CareDesk  # daily care checks, care bookings
 from community.charging_sessions import ChargingSessions
 from community.clock import Clock, iso, now_ms
 from community.commands import CommandDesk
@@ -42,26 +43,42 @@ from community.credentials import (
 )
 from community.elevator import KIND as ELEVATOR_KIND
 from community.elevator import ElevatorDesk
+from community.erasure import ErasureDesk
 from community.escalation import EscalationEngine
 from community.escalation_rules import Whose, load_rules
+from community.estate import ESTATE_FILE  # property hierarchy names
 from community.field_engine import FieldEngine
 from community.field_rules import FieldRules
 from community.ingest import MqttIngest
 from community.live import LiveFeed
+from community.mailbox import Mailbox  # sealed fields for family and carers
+from community.mailbox_recipients import add_recipient_services
+from community.notice_board import NoticeBoard  # the manager's notices
 from community.notices import NoticeDesk
 from community.notify import Notifier
+from community.order_notify import OrderNotices  # overdue orders notified
+from community.parcels import ParcelDesk  # parcels
 from community.pipeline import Outcome, Pipeline
 from community.plates import PlateRegistry, consent_decider
 from community.queries import AlarmQuery, QueryError, clean_text, parse_alarm_query
 from community.replay import ReplayGuard, ReplayWindow
+from community.resident_keys import ResidentKeys
+from community.resident_orders import ResidentOrders  # repairs from hubs
 from community.services import ServiceDesk
 from community.store import HubChange, Store
+from community.visitors import VisitorDesk  # visitor passes
 from community.web import PathOnlyAccessLogger, make_app
+from community.web_care import add_care_routes  # daily care checks
 from community.web_charging import add_charging_routes
 from community.web_desk import add_desk_routes
+from community.web_estate import Estate, add_estate_routes  # property hierarchy
 from community.web_field import add_field_routes
 from community.web_lanes import Lanes, add_lane_routes
+from community.web_mailbox import add_mailbox_routes
+from community.web_notices import add_notice_routes  # the manager's notices
 from community.web_orders import OrderDesk, add_order_routes
+from community.web_parcels import add_parcel_routes  # parcels
+from community.web_visitors import add_visitor_routes  # visitor passes
 from community.work_orders import WorkOrders
 from devices.messages import DEVICE_ID_RE
 from devices.uplink import UplinkRecord
@@ -117,7 +134,14 @@ class CommunityServer:
             sender=config.cap_sender,
             utc_offset_min=config.cap_utc_offset_min,
         )
-        self._store = Store(config.data_dir / DB_FILE, observers=(self._escalation, self._cap))
+        self._community_key = load_or_create_community_key(config.data_dir / KEY_FILE)
+        #: Residents' data at rest under their own keys (community.resident_keys).
+        self.resident_keys = ResidentKeys(config.data_dir, self._community_key)
+        self._store = Store(
+            config.data_dir / DB_FILE,
+            observers=(self._escalation, self._cap),
+            keys=self.resident_keys,
+        )
         self._escalation.attach(self._store)
         self._keys: dict[str, Ed25519PublicKey] = {
             hub_id: Ed25519PublicKey.from_public_bytes(bytes.fromhex(hex_key))
@@ -134,7 +158,15 @@ class CommunityServer:
         self.elevators = ElevatorDesk(self._store)
         #: Refuses stale and replayed records at ingest (community.replay).
         self.replay = ReplayGuard(
-            self._store, replay_window, clock, audit=lambda: self.consent.audit
+            self._store,
+            replay_window
+            or ReplayWindow(
+                future_ms=config.replay_future_s * 1000,
+                past_ms=config.replay_past_s * 1000,
+                reorder=config.replay_reorder,
+            ),
+            clock,
+            audit=lambda: self.consent.audit,
         )
         self._pipeline = Pipeline(
             self._store,
@@ -147,12 +179,15 @@ class CommunityServer:
                 lambda record, now: self.notices.on_record(record, now),
                 lambda record, now: self.charging.on_record(record, now),
                 lambda record, now: self.services.on_record(record, now),
+                lambda record, now: self.mailbox.on_record(record, now),
+                lambda record, now: self.parcels.on_record(record, now),  # parcels
+                lambda record, now: self.visitors.on_record(record, now),  # visitor passes
             ),
+            scrub=(lambda record: self.parcels.scrub(record),),  # parcels: no code stored
         )
         self._ingest = MqttIngest(
             config, self._pipeline, self._write, self._publish, self._publish_hub
         )
-        self._community_key = load_or_create_community_key(config.data_dir / KEY_FILE)
         #: Commands to devices behind hubs (see community.commands).
         self.commands = CommandDesk(
             community_id=config.community_id,
@@ -174,6 +209,13 @@ class CommunityServer:
         )
         #: Residents' requests to property services, routed to the handler each registered.
         self.services = ServiceDesk(self._store, self.notices)
+        ErasureDesk(self.resident_keys, self.consent).register(self.services)  # privacy/erase
+        #: Sealed fields waiting for their recipients; who registered each (community.mailbox).
+        self.mailbox = Mailbox(self._store, clock)
+        add_recipient_services(self.services, self.mailbox)
+        #: Daily care checks (alarm for staff, sealed message to family) and care bookings.
+        self.care = CareDesk(self._store, self.mailbox)
+        self.care.register(self.services)
         self.charging = ChargingSessions(
             store=self._store,
             notices=self.notices,
@@ -184,6 +226,15 @@ class CommunityServer:
         #: Staff accounts and roles; work orders (repairs, complaints) and their SLA timer.
         self.accounts = Accounts(self._store, self._token, clock())
         self.work_orders = WorkOrders(self._store, self.accounts.role_of)
+        #: The manager's notices; parcels in the lockers (community.notice_board, .parcels).
+        self.notice_board = NoticeBoard(self._store, self.notices, self._write, clock)
+        self.parcels = ParcelDesk(
+            store=self._store,
+            notices=self.notices,
+            write=self._write,
+            clock=clock,
+            data_dir=config.data_dir,
+        )
         self.order_desk = OrderDesk(
             self.work_orders,
             self.accounts,
@@ -191,6 +242,22 @@ class CommunityServer:
             clock=clock,
             feed=self._feed,
             poll_s=config.escalation_poll_s,
+        )
+        # Residents' repair orders from their hubs, progress back to them; overdue orders are
+        # delivered like alarm escalations (community.resident_orders, .order_notify).
+        ResidentOrders(self.work_orders, self.notices).register(self.services)
+        self.work_orders.watch(OrderNotices(self._notifier).on_change)
+        self.order_desk.on_fired.append(self._notifier.wake)
+        #: Visitor passes: issued to residents, checked offline at gates (community.visitors).
+        self.visitors = VisitorDesk(
+            community_id=config.community_id,
+            data_dir=config.data_dir,
+            store=self._store,
+            services=self.services,
+            notices=self.notices,
+            send=self.commands.send,
+            write=self._write,
+            clock=clock,
         )
         self._field_wake = asyncio.Event()
         self._elevator_lock = asyncio.Lock()
@@ -216,6 +283,23 @@ class CommunityServer:
         add_field_routes(app)
         add_charging_routes(app)  # which homes may charge
         add_order_routes(app)  # work orders, staff accounts
+        add_estate_routes(  # the property's hierarchy (community.estate)
+            app,
+            Estate(
+                self._config.community_id,
+                self._config.data_dir / ESTATE_FILE,
+                self._store.hubs,
+                self._store.common_area_hubs,
+                self._store.read,
+                self._write,
+            ),
+        )
+        add_care_routes(app)  # daily care checks, care bookings
+        self.care.attach(self._alarms_changed)  # care alarms go out live
+        add_notice_routes(app)  # the manager's notices
+        add_parcel_routes(app)  # parcels
+        add_visitor_routes(app)  # visitor passes
+        add_mailbox_routes(app, self.mailbox, self._write)  # family members' sealed fields
         self._runner = web.AppRunner(app, access_log_class=PathOnlyAccessLogger)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._config.http_host, self._config.http_port)
@@ -230,6 +314,8 @@ class CommunityServer:
         await self.notices.start()
         await self.charging.start()
         await self.order_desk.start()
+        await self.parcels.start()  # parcels
+        await self.visitors.start()  # visitor passes
         self._field_task = asyncio.create_task(self._watch_field(), name="community-field")
         self._presence = asyncio.create_task(self._watch_presence(), name="community-presence")
         log.info("community %s serving on port %d", self._config.community_id, self._port)
@@ -240,6 +326,8 @@ class CommunityServer:
             self._field_task.cancel()
             await asyncio.gather(self._field_task, return_exceptions=True)
             self._field_task = None
+        await self.visitors.stop()  # visitor passes
+        await self.parcels.stop()  # parcels
         await self.order_desk.stop()
         await self.charging.stop()
         await self.notices.stop()
@@ -259,6 +347,7 @@ class CommunityServer:
             await asyncio.to_thread(self._executor.shutdown, True)
             self._executor = None
         self._store.close()
+        self.resident_keys.close()
 
     async def _write(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run ``fn`` on the single writer thread."""
@@ -475,6 +564,7 @@ class CommunityServer:
     ) -> None:
         """Trust a resident's key to sign the consents of their home (see consent_check)."""
         await self._write(self.consent.register_resident, home_id, subject, public_key)
+        await self._write(self.resident_keys.register, home_id, subject)
 
     async def record_consent(self, signed: SignedConsent) -> int:
         """Store a resident-signed grant or withdrawal; raises ConsentError, storing nothing."""
@@ -668,6 +758,10 @@ class CommunityServer:
         return await self._write(
             field_views.lanes, self._store, self.field.rules, view, self._clock()
         )
+
+    async def read_parcels(self, status: str, limit: int) -> dict[str, Any]:
+        """The parcel desk's list (``GET /api/parcels``)."""
+        return await self._write(self.parcels.view, status, limit)
 
     async def full_stats(self) -> dict[str, int]:
         counts = await self._write(self._store.counts)

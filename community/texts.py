@@ -29,6 +29,7 @@ EVENT_NAMES: Final[dict[str, tuple[str, str]]] = {
     "charger_command_unacknowledged": ("Charger did not confirm a cut", "充电桩未确认断电"),
     "elevator_ebike": ("E-bike in an elevator", "电梯内电动车"),
     "fire_lane_obstructed": ("Fire lane obstructed", "消防通道占用"),
+    "care_check_missed": ("Daily care check missed", "每日平安确认未应答"),  # care checks
 }
 SEVERITY_NAMES: Final[dict[str, tuple[str, str]]] = {
     "critical": ("critical", "紧急"),

@@ -19,6 +19,7 @@ import html
 import json
 import logging
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -26,6 +27,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from community import openapi
 from community.accounts import Principal, may, permission_for
 from community.alarms import PersonAction, TransitionError, WorkAction
 from community.credentials import same_secret
@@ -41,9 +43,11 @@ STATIC_DIR: Final = Path(__file__).parent / "static"
 MAX_BODY: Final = 16 * 1024
 MAX_NAME: Final = 64
 MAX_NOTE: Final = 500
+#: Version of the JSON API described at /api/openapi.json.
+API_VERSION: Final = "1.0.0"
 DEFAULT_PERSON: Final = "manager"
 CAP_PREFIX: Final = "/api/cap/"
-_PUBLIC: Final = frozenset({"/login", "/api/health"})
+_PUBLIC: Final = frozenset({"/login", "/api/health", "/api/openapi.json"})
 _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CSP: Final = (
     "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
@@ -103,6 +107,12 @@ BACKEND: Final = web.AppKey("backend", Backend)
 #: Who is acting, set by the auth middleware on every authenticated request.
 PRINCIPAL: Final = web.RequestKey("principal", Principal)
 SOCKETS: Final = web.AppKey("sockets", set[web.WebSocketResponse])
+#: Routes that are no staff's: they check their own credential (a family member's mailbox
+#: token, community.web_mailbox). Path prefix -> whether the request's credential is valid;
+#: a staff token never opens them, and an invalid credential is a 401.
+SELF_AUTHENTICATED: Final = web.AppKey(
+    "self_authenticated", dict[str, Callable[[web.Request], bool]]
+)
 
 
 class BadRequestError(ValueError):
@@ -168,6 +178,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    for prefix, valid in request.app.get(SELF_AUTHENTICATED, {}).items():
+        if request.path.startswith(prefix):
+            return await handler(request) if valid(request) else _error(401, "token refused")
     if request.path in _PUBLIC or _cap_reader(request):
         return await handler(request)
     principal = _authorized(request)
@@ -295,6 +308,13 @@ async def _person(request: web.Request) -> tuple[str, str | None]:
     return by, note or None
 
 
+async def openapi_document(request: web.Request) -> web.StreamResponse:
+    """The OpenAPI 3 document of this server's API (public: it holds no data)."""
+    return web.json_response(
+        openapi.document(request.app, title="Courtyard community server", version=API_VERSION)
+    )
+
+
 async def health(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[BACKEND].health())
 
@@ -383,6 +403,7 @@ def make_app(backend: Backend) -> web.Application:
     )
     app[BACKEND] = backend
     app[SOCKETS] = set()
+    app[SELF_AUTHENTICATED] = {}
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/login", login_get)
@@ -391,6 +412,7 @@ def make_app(backend: Backend) -> web.Application:
     app.router.add_get("/", dashboard)
     app.router.add_static("/static/", STATIC_DIR)
     app.router.add_get("/api/health", health)
+    app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_get("/api/alarms", list_alarms)
     app.router.add_get("/api/alarms/{alarm_id}", get_alarm)
     app.router.add_post("/api/alarms/{alarm_id}/{action:ack|clear}", act_on_alarm)

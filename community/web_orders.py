@@ -64,6 +64,8 @@ class OrderDesk:
         self._poll_s = poll_s
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Called (on the event loop) after a round that fired tiers: wake what delivers them.
+        self.on_fired: list[Callable[[], None]] = []
 
     def publish(self, order: dict[str, Any]) -> None:
         """Push a changed order to the dashboards (without the actor's own button list)."""
@@ -96,6 +98,9 @@ class OrderDesk:
             )
             self.feed.publish({"type": "work_order_overdue", **item})
             self.publish(order)
+        if fired:
+            for wake in self.on_fired:
+                wake()
         return fired
 
     async def _run(self) -> None:

@@ -246,6 +246,40 @@ def tier_due_ms(due_ms: int, category: Category, tier: OverdueTier) -> int:
     return due_ms + int(tier.after_sla * CATEGORIES[category].sla_hours * 3_600_000)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderRules:
+    """The timing rules one community runs with: SLA hours per category and the overdue tiers.
+
+    The defaults are :data:`CATEGORIES` and :data:`OVERDUE_TIERS`; a site (or a demo that
+    compresses a day into seconds) gives its own values as data, not code.
+    """
+
+    sla_hours: tuple[tuple[Category, float], ...]
+    tiers: tuple[OverdueTier, ...] = OVERDUE_TIERS
+
+    def __post_init__(self) -> None:
+        if {c for c, _ in self.sla_hours} != set(Category):
+            raise ValueError("every category needs an SLA")
+        if any(not 0 < hours <= 24 * 366 for _, hours in self.sla_hours):
+            raise ValueError("an SLA must be more than 0 and at most a year")
+        afters = [t.after_sla for t in self.tiers]
+        if not afters or afters != sorted(afters) or afters[0] < 0:
+            raise ValueError("overdue tiers must be given, in order, from 0 SLAs late on")
+
+    def sla_ms(self, category: str) -> int:
+        return int(dict(self.sla_hours)[Category(category)] * 3_600_000)
+
+    def tier_due_ms(self, due_ms: int, category: str, tier: OverdueTier) -> int:
+        return due_ms + int(tier.after_sla * self.sla_ms(category))
+
+    def with_sla(self, hours: dict[Category, float]) -> OrderRules:
+        """These rules with some categories' SLAs replaced."""
+        return OrderRules(tuple((c, hours.get(c, h)) for c, h in self.sla_hours), tiers=self.tiers)
+
+
+DEFAULT_RULES: Final = OrderRules(tuple((c, r.sla_hours) for c, r in CATEGORIES.items()))
+
+
 # --- from an alarm with one click --------------------------------------------------------
 
 

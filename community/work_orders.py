@@ -35,21 +35,20 @@ from community.clock import iso
 from community.queries import QueryError, clean_text
 from community.store import Store
 from community.work_order_rules import (
-    CATEGORIES,
     CLOSED,
-    OVERDUE_TIERS,
+    DEFAULT_RULES,
     OWED,
     ROLE_SCOPE,
     Category,
     Field,
     OrderAction,
+    OrderRules,
     Scope,
     Status,
     Transition,
     allowed_actions,
     find_transition,
     order_for_alarm,
-    tier_due_ms,
 )
 
 MAX_REQUEST: Final = 16 * 1024
@@ -385,8 +384,24 @@ _SCHEMA: Final = (
 _STATUS_SQL: Final = ", ".join(f"'{s}'" for s in sorted(OWED))
 
 
-def _sla_ms(category: str) -> int:
-    return int(CATEGORIES[Category(category)].sla_hours * 3_600_000)
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """One change of an order, as watchers see it (inside the transaction that makes it)."""
+
+    #: The order's view after the change.
+    order: dict[str, Any]
+    #: ``created``, a transition's action, ``rated`` or ``escalated``.
+    action: str
+    #: The role of who changed it; None when the community itself did (an overdue tier).
+    by_role: Role | None
+    now: int
+    tier: int | None = None
+    audience: str | None = None
+
+
+#: Called on the writer thread inside the change's transaction (what it writes commits with
+#: the change, or not at all).
+OrderWatcher = Callable[[Database, OrderChange], None]
 
 
 def _one(db: Database, sql: str, params: list[object]) -> dict[str, Any] | None:
@@ -396,13 +411,47 @@ def _one(db: Database, sql: str, params: list[object]) -> dict[str, Any] | None:
 class WorkOrders:
     """The work orders of one community, in the community store."""
 
-    def __init__(self, store: Store, role_of: Callable[[str], Role | None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        role_of: Callable[[str], Role | None] | None = None,
+        rules: OrderRules = DEFAULT_RULES,
+    ) -> None:
         """``role_of(name) -> Role | None`` says who may be assigned (live accounts only)."""
         self._store = store
         self._role_of = role_of
+        #: SLAs and overdue tiers (replace with :meth:`use_rules`).
+        self.rules = rules
+        self._watchers: list[OrderWatcher] = []
         with store.transaction() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
+
+    def use_rules(self, rules: OrderRules) -> None:
+        """Run with other SLAs and tiers from now on (orders already open keep their due time)."""
+        self.rules = rules
+
+    def watch(self, watcher: OrderWatcher) -> None:
+        """Tell ``watcher`` about every change of every order (see :class:`OrderChange`)."""
+        self._watchers.append(watcher)
+
+    def _tell(
+        self,
+        db: Database,
+        order_id: int,
+        action: str,
+        role: Role | None,
+        now: int,
+        tier: int | None = None,
+        audience: str | None = None,
+    ) -> None:
+        if not self._watchers:
+            return
+        change = OrderChange(
+            self._view(self._row(db, order_id), now), action, role, now, tier, audience
+        )
+        for watcher in self._watchers:
+            watcher(db, change)
 
     # --- views ------------------------------------------------------------------------------
 
@@ -467,9 +516,13 @@ class WorkOrders:
         if row["alarm_id"] is not None:
             alarm = _one(
                 db,
-                "SELECT id, kind, severity, status, device_name, room FROM alarms WHERE id = ?",
+                "SELECT id, kind, severity, status, device_name, room, hub_id, device_id"
+                " FROM alarms WHERE id = ?",
                 [row["alarm_id"]],
             )
+            if alarm is not None:  # sealed at rest: opened in its own context, shown without it
+                opened = self._store.open_alarm(alarm)
+                alarm = {k: v for k, v in opened.items() if k not in ("hub_id", "device_id")}
             view["alarm"] = alarm
         return view
 
@@ -562,7 +615,7 @@ class WorkOrders:
         alarm_id: int | None,
         now: int,
     ) -> int:
-        due = now + _sla_ms(new.category)
+        due = now + self.rules.sla_ms(new.category)
         cursor = db.execute(
             "INSERT INTO work_orders (home_id, category, title, description, room, status,"
             " source, alarm_id, created_ms, created_at, created_by, preferred_time, due_ms,"
@@ -608,6 +661,7 @@ class WorkOrders:
             if _one(db, "SELECT 1 FROM hubs WHERE home_id = ?", [new.home_id]) is None:
                 raise OrderError(f"no home {new.home_id!r} is enrolled")
             order_id = self._insert(db, new, who, "staff", None, now)
+            self._tell(db, order_id, "created", who.role, now)
             return self._detail(db, self._row(db, order_id), now, who.role)
 
     def from_alarm(self, alarm_id: int, who: Principal, now: int) -> tuple[dict[str, Any], bool]:
@@ -621,6 +675,10 @@ class WorkOrders:
             alarm = _one(db, "SELECT * FROM alarms WHERE id = ?", [alarm_id])
             if alarm is None:
                 raise OrderNotFoundError(f"no alarm {alarm_id}")
+            # At rest (community.resident_keys): the room is opened for the repair; a resident's
+            # own device label, sealed under their key, is not copied into the order.
+            opened = self._store.open_alarm(alarm)
+            alarm = {**opened, "device_name": ""} if opened != alarm else opened
             existing = _one(
                 db,
                 f"SELECT * FROM work_orders WHERE alarm_id = ? AND status NOT IN ({closed})"  # noqa: S608
@@ -643,6 +701,7 @@ class WorkOrders:
                 room=str(alarm.get("room") or "")[:64],
             )
             order_id = self._insert(db, new, who, "alarm", alarm_id, now)
+            self._tell(db, order_id, "created", who.role, now)
             return self._detail(db, self._row(db, order_id), now, who.role), True
 
     def act(
@@ -677,6 +736,7 @@ class WorkOrders:
                 [*changes.values(), order_id],
             )
             self._history(db, order_id, str(action), who, now, note)
+            self._tell(db, order_id, str(action), who.role, now)
             return self._detail(db, self._row(db, order_id), now, who.role)
 
     def _changes(
@@ -699,7 +759,11 @@ class WorkOrders:
         if Field.CATEGORY in values and values[Field.CATEGORY] != order["category"]:
             category = str(values[Field.CATEGORY])
             # The due time moves by the difference of the SLAs (also in a reopened cycle).
-            due = int(order["due_ms"]) - _sla_ms(str(order["category"])) + _sla_ms(category)
+            due = (
+                int(order["due_ms"])
+                - self.rules.sla_ms(str(order["category"]))
+                + self.rules.sla_ms(category)
+            )
             changes.update(category=category, due_ms=due, due_at=iso(due))
             note = f"category {category}" + (f": {note}" if note else "")
         if Field.AT in values:
@@ -715,7 +779,7 @@ class WorkOrders:
             note = f"rated {values[Field.RATING]}/5" + (f": {comment}" if comment else "")
         if row.target is Status.REOPENED:
             # A new cycle: the SLA starts again and the overdue tiers may fire again.
-            due = now + _sla_ms(str(order["category"]))
+            due = now + self.rules.sla_ms(str(order["category"]))
             changes.update(
                 cycle=int(order["cycle"]) + 1,
                 due_ms=due,
@@ -752,6 +816,7 @@ class WorkOrders:
             new = parse_new_order(body, now, home_id=home)
             with self._store.transaction() as db:
                 order_id = self._insert(db, new, who, "resident", None, now)
+                self._tell(db, order_id, "created", who.role, now)
                 return self._detail(db, self._row(db, order_id), now, who.role)
         if action == "list":
             if body:
@@ -763,7 +828,38 @@ class WorkOrders:
             if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id < 1:
                 raise OrderError("'order_id' must be a positive whole number")
             return self.act(order_id, OrderAction(action), body, who, now)
-        raise OrderError("'action' must be one of: report, list, confirm, reopen, cancel")
+        if action == "rate":
+            order_id = body.pop("order_id", None)
+            if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id < 1:
+                raise OrderError("'order_id' must be a positive whole number")
+            return self._rate(order_id, body, who, now)
+        raise OrderError("'action' must be one of: report, list, confirm, reopen, cancel, rate")
+
+    def _rate(
+        self, order_id: int, body: Mapping[str, Any], who: Principal, now: int
+    ) -> dict[str, Any]:
+        """Rate a finished order: confirms a ``done`` one, or changes a confirmed one's rating
+        (the same fields as confirming, checked by the same rule row)."""
+        row = find_transition(OrderAction.CONFIRM, who.role)
+        if row is None:
+            raise OrderForbiddenError(f"a {who.role} may not rate work orders")
+        values = parse_action_body(row, body, now)
+        with self._store.transaction() as db:
+            order = self._row(db, order_id)
+            self._check_scope(order, who)
+            status = Status(order["status"])
+            if status is not Status.CONFIRMED:
+                return self.act(order_id, OrderAction.CONFIRM, body, who, now)
+            changes, note = self._changes(order, row, values, now)
+            changes["updated_at"] = iso(now)
+            assignments = ", ".join(f"{k} = ?" for k in changes)
+            db.execute(
+                f"UPDATE work_orders SET {assignments} WHERE id = ?",  # noqa: S608 - fixed names
+                [*changes.values(), order_id],
+            )
+            self._history(db, order_id, "rated", who, now, note)
+            self._tell(db, order_id, "rated", who.role, now)
+            return self._detail(db, self._row(db, order_id), now, who.role)
 
     # --- overdue ---------------------------------------------------------------------------------
 
@@ -780,15 +876,14 @@ class WorkOrders:
                 db.query(
                     f"SELECT * FROM work_orders WHERE status IN ({_STATUS_SQL})"  # noqa: S608
                     " AND due_ms <= ? AND escalation_tier < ? ORDER BY due_ms",
-                    [now, len(OVERDUE_TIERS) - 1],
+                    [now, len(self.rules.tiers) - 1],
                 )
             )
             for row in rows:
-                category = Category(row["category"])
-                for number, tier in enumerate(OVERDUE_TIERS):
+                for number, tier in enumerate(self.rules.tiers):
                     if number <= int(row["escalation_tier"]):
                         continue
-                    at = tier_due_ms(int(row["due_ms"]), category, tier)
+                    at = self.rules.tier_due_ms(int(row["due_ms"]), str(row["category"]), tier)
                     if at > now:
                         break
                     claimed = db.execute(
@@ -814,6 +909,9 @@ class WorkOrders:
                         [number, iso(now), row["id"]],
                     )
                     row = {**row, "escalation_tier": number}
+                    self._tell(
+                        db, int(row["id"]), "escalated", None, now, number, str(tier.audience)
+                    )
                     fired.append(
                         {
                             "order": self._view(row, now),

@@ -54,6 +54,10 @@ class DeviceKind(StrEnum):
     ELEVATOR_CAMERA = "elevator_camera"
     SHED_SMOKE_DETECTOR = "shed_smoke_detector"
     FIRE_LANE_SENSOR = "fire_lane_sensor"
+    VISITOR_GATE = "visitor_gate"  # visitor passes: checks signed passes offline
+    PARCEL_LOCKER = "parcel_locker"  # parcels: a locker bank in a common area
+    DOOR_SENSOR = "door_sensor"  # care checks: a sign of life at home
+    MOTION_SENSOR = "motion_sensor"  # care checks: a sign of life at home
 
 
 class Priority(StrEnum):
@@ -92,6 +96,10 @@ class EventType(StrEnum):
     FIRE_LANE_OBSTRUCTED = "fire_lane_obstructed"
     HUB_OFFLINE = "hub_offline"
     CHARGE_SESSION_ENDED = "charge_session_ended"
+    VISITOR_ENTRY = "visitor_entry"  # visitor passes
+    PARCEL_DELIVERED = "parcel_delivered"  # parcels
+    PARCEL_PICKED_UP = "parcel_picked_up"  # parcels
+    CARE_CHECK_MISSED = "care_check_missed"  # care checks
 
 
 class CommandName(StrEnum):
@@ -107,6 +115,7 @@ class CommandName(StrEnum):
     HOLD_DOORS = "hold_doors"
     RELEASE_DOORS = "release_doors"
     PLAY_VOICE_PROMPT = "play_voice_prompt"
+    REVOKE_PASS = "revoke_pass"  # noqa: S105 - visitor passes: a command, not a secret
 
 
 class FieldType(StrEnum):
@@ -463,6 +472,88 @@ KINDS: dict[DeviceKind, KindSpec] = {
                 _FAULT,
             ),
         ),
+        # Care checks: contact and occupancy sensors only say "someone is about" (never an alarm).
+        KindSpec(
+            DeviceKind.DOOR_SENSOR,
+            "Door or window contact sensor; opening and closing are signs of life for the daily"
+            " care check.",
+            matter="Boolean State cluster 0x0045",
+            supervision_s=1800,
+            state=(
+                FieldSpec(
+                    "contact",
+                    FieldType.BOOL,
+                    "The contact is made (the door is closed).",
+                    matter="BooleanState.StateValue",
+                ),
+                _BATTERY,
+            ),
+        ),
+        KindSpec(
+            DeviceKind.MOTION_SENSOR,
+            "Motion (occupancy) sensor; movement is a sign of life for the daily care check.",
+            matter="Occupancy Sensing cluster 0x0406",
+            supervision_s=1800,
+            state=(
+                FieldSpec(
+                    "occupancy",
+                    FieldType.BOOL,
+                    "Someone is moving in the sensed area.",
+                    matter="OccupancySensing.Occupancy",
+                ),
+                _BATTERY,
+            ),
+        ),
+        # Parcels: one device per locker bank; deliveries and pickups are events.
+        KindSpec(
+            DeviceKind.PARCEL_LOCKER,
+            "A bank of parcel compartments in a common area. A courier's delivery locks a"
+            " parcel in a compartment for a home and makes a one-time pickup code; the code"
+            " opens that compartment once.",
+            supervision_s=900,
+            state=(
+                FieldSpec("locker_id", FieldType.STRING, "The locker bank's name.", max_length=64),
+                FieldSpec(
+                    "compartments",
+                    FieldType.INT,
+                    "How many compartments the bank has.",
+                    minimum=1,
+                    maximum=500,
+                ),
+                FieldSpec(
+                    "occupied_compartments",
+                    FieldType.INT,
+                    "How many compartments hold a parcel now.",
+                    minimum=0,
+                    maximum=500,
+                ),
+                _FAULT,
+            ),
+        ),
+        # Visitor passes: a gate reader that checks the community's signed passes offline.
+        KindSpec(
+            DeviceKind.VISITOR_GATE,
+            "A visitor gate's pass reader: it verifies a pass's Ed25519 signature, validity"
+            " window, entry count and the revocation list on its own, with no call home, and"
+            " reports every accepted or refused pass as a visitor_entry event.",
+            supervision_s=600,
+            state=(
+                FieldSpec(
+                    "pass_key_id",
+                    FieldType.STRING,
+                    "Which pass-signing key the gate trusts (the key's id, not the key).",
+                    max_length=64,
+                ),
+                FieldSpec(
+                    "revoked_passes",
+                    FieldType.INT,
+                    "How many passes are on the gate's revocation list.",
+                    minimum=0,
+                    maximum=100000,
+                ),
+                _FAULT,
+            ),
+        ),
     )
 }
 
@@ -474,6 +565,15 @@ _MEASURE = FieldSpec(
 )
 _DURATION = FieldSpec(
     "duration_s", FieldType.NUMBER, "How long the condition has lasted, seconds.", minimum=0
+)
+
+
+_COMPARTMENT = FieldSpec(
+    "compartment", FieldType.STRING, "The locker compartment's label.", max_length=16
+)
+_PARCEL_HOME = FieldSpec("home", FieldType.STRING, "The home the parcel is for.", max_length=64)
+_PARCEL_ID = FieldSpec(
+    "parcel_id", FieldType.STRING, "The courier's parcel (tracking) id.", max_length=64
 )
 
 
@@ -680,6 +780,85 @@ EVENTS: dict[EventType, EventSpec] = {
                 _DURATION,
             ),
         ),
+        # Care checks: the community's alarm for the duty staff (home and time only).
+        EventSpec(
+            EventType.CARE_CHECK_MISSED,
+            Priority.ALERT,
+            "A resident who opted in to the daily care check showed no sign of life by their"
+            " check time, did not answer the hub, and the family was told; the duty staff should"
+            " look in. Raised by the community on the home hub's pseudo-device.",
+            raised_by_community=True,
+        ),
+        # Parcels: info events, never alarms.
+        EventSpec(
+            EventType.PARCEL_DELIVERED,
+            Priority.INFO,
+            "A courier locked a parcel in a compartment for a home. ``code`` is the one-time"
+            " pickup code, a secret for the resident: the community forwards it to the home"
+            " and keeps only its hash.",
+            kinds=(DeviceKind.PARCEL_LOCKER,),
+            stateful=False,
+            data=(
+                _COMPARTMENT,
+                _PARCEL_HOME,
+                _PARCEL_ID,
+                FieldSpec(
+                    "code",
+                    FieldType.STRING,
+                    "The pickup code (digits). SECRET: never logged, stored only hashed.",
+                    max_length=16,
+                ),
+            ),
+        ),
+        EventSpec(
+            EventType.PARCEL_PICKED_UP,
+            Priority.INFO,
+            "A resident opened the parcel's compartment with its pickup code (once).",
+            kinds=(DeviceKind.PARCEL_LOCKER,),
+            stateful=False,
+            data=(_COMPARTMENT, _PARCEL_HOME, _PARCEL_ID),
+        ),
+        # Visitor passes: every pass shown at a gate, accepted or not (info, never an alarm).
+        EventSpec(
+            EventType.VISITOR_ENTRY,
+            Priority.INFO,
+            "A visitor showed a pass at the gate; the gate accepted or refused it and says why."
+            " Carries the pass id only (never a name or a plate).",
+            kinds=(DeviceKind.VISITOR_GATE,),
+            stateful=False,
+            data=(
+                FieldSpec(
+                    "pass_id",
+                    FieldType.STRING,
+                    "The pass shown; absent when the pass could not be read or was forged.",
+                    max_length=32,
+                ),
+                FieldSpec("accepted", FieldType.BOOL, "The gate let the visitor in."),
+                FieldSpec(
+                    "reason",
+                    FieldType.ENUM,
+                    "Why: accepted, or the first check the pass failed.",
+                    values=(
+                        "accepted",
+                        "malformed",
+                        "bad_signature",
+                        "wrong_community",
+                        "not_yet_valid",
+                        "expired",
+                        "used_up",
+                        "revoked",
+                        "wrong_plate",
+                    ),
+                ),
+                FieldSpec(
+                    "entry",
+                    FieldType.INT,
+                    "Which entry of the pass this was (0 when refused).",
+                    minimum=0,
+                    maximum=20,
+                ),
+            ),
+        ),
     )
 }
 
@@ -757,6 +936,12 @@ COMMANDS: dict[CommandName, CommandSpec] = {
                     values=("ebike_not_allowed", "doors_released"),
                 ),
             ),
+        ),
+        CommandSpec(  # visitor passes
+            CommandName.REVOKE_PASS,
+            "Put a pass on the gate's revocation list: the gate refuses it from now on.",
+            kinds=(DeviceKind.VISITOR_GATE,),
+            args=(FieldSpec("pass_id", FieldType.STRING, "The pass revoked.", max_length=32),),
         ),
     )
 }

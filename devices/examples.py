@@ -159,6 +159,39 @@ STATE_EXAMPLES: Final[dict[DeviceKind, State]] = {
             "hardware_fault": False,
         },
     ),
+    DeviceKind.VISITOR_GATE: State(  # visitor passes
+        "gate-north-1",
+        DeviceKind.VISITOR_GATE,
+        seq=120,
+        ts=T0,
+        state={"pass_key_id": "3f9a0c1d2e4b5a6c", "revoked_passes": 2, "hardware_fault": False},
+    ),
+    DeviceKind.PARCEL_LOCKER: State(
+        "locker-gate-1",
+        DeviceKind.PARCEL_LOCKER,
+        seq=52,
+        ts=T0,
+        state={
+            "locker_id": "gate-1",
+            "compartments": 24,
+            "occupied_compartments": 3,
+            "hardware_fault": False,
+        },
+    ),
+    DeviceKind.DOOR_SENSOR: State(  # care checks
+        "door-front-1",
+        DeviceKind.DOOR_SENSOR,
+        seq=7,
+        ts=T0,
+        state={"contact": True, "battery_pct": 90},
+    ),
+    DeviceKind.MOTION_SENSOR: State(  # care checks
+        "motion-hall-1",
+        DeviceKind.MOTION_SENSOR,
+        seq=8,
+        ts=T0,
+        state={"occupancy": False, "battery_pct": 88},
+    ),
 }
 
 _SMOKE = "smoke-kitchen-1"

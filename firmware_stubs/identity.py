@@ -25,6 +25,10 @@ DEFAULT_MODELS: dict[DeviceKind, str] = {
     DeviceKind.ELEVATOR_CAMERA: "CY-REF-EC1 elevator e-bike camera",
     DeviceKind.SHED_SMOKE_DETECTOR: "CY-REF-SS1 charging shed smoke detector",
     DeviceKind.FIRE_LANE_SENSOR: "CY-REF-FL1 fire lane sensor",
+    DeviceKind.VISITOR_GATE: "CY-REF-VG1 visitor gate pass reader",  # visitor passes
+    DeviceKind.PARCEL_LOCKER: "CY-REF-PL1 parcel locker",
+    DeviceKind.DOOR_SENSOR: "CY-REF-DS1 door contact sensor",
+    DeviceKind.MOTION_SENSOR: "CY-REF-MS1 motion sensor",
 }
 
 

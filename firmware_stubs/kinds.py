@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from devices.catalog import CommandName, DeviceKind, EventType
+from firmware_stubs.care_sensors import DoorSensor, MotionSensor  # care checks
 from firmware_stubs.charging import ChargingPort
 from firmware_stubs.device import CommandHandler, SimulatedDevice
 from firmware_stubs.elevator import ElevatorCamera
 from firmware_stubs.fall_detection import FallVerdict, detect_fall, fall_trace, walking_trace
 from firmware_stubs.fire_lane import FireLaneSensor
 from firmware_stubs.identity import DeviceIdentity
+from firmware_stubs.parcel_locker import ParcelLocker
 from firmware_stubs.physics import (
     ConcentrationSensor,
     FallDetectorPhysics,
@@ -28,6 +30,7 @@ from firmware_stubs.physics import (
     SmokeAlarmPhysics,
 )
 from firmware_stubs.shed_smoke import ShedSmokeDetector
+from firmware_stubs.visitor_gate import VisitorGate  # visitor passes
 
 
 def _rate(value: float | None, default: float) -> float:
@@ -344,6 +347,10 @@ DEVICE_CLASSES: dict[DeviceKind, type[SimulatedDevice]] = {
     DeviceKind.ELEVATOR_CAMERA: ElevatorCamera,
     DeviceKind.SHED_SMOKE_DETECTOR: ShedSmokeDetector,
     DeviceKind.FIRE_LANE_SENSOR: FireLaneSensor,
+    DeviceKind.VISITOR_GATE: VisitorGate,  # visitor passes
+    DeviceKind.PARCEL_LOCKER: ParcelLocker,
+    DeviceKind.DOOR_SENSOR: DoorSensor,  # care checks
+    DeviceKind.MOTION_SENSOR: MotionSensor,  # care checks
 }
 
 
@@ -367,11 +374,14 @@ def make_device(
 __all__ = [
     "DEVICE_CLASSES",
     "ChargingPort",
+    "DoorSensor",
     "ElevatorCamera",
     "EmergencyButton",
     "FallDetector",
     "FireLaneSensor",
     "GasDetector",
+    "MotionSensor",
+    "ParcelLocker",
     "ShedSmokeDetector",
     "SmokeAlarm",
     "WaterLeak",

@@ -24,6 +24,7 @@ from devices.messages import Ack, check_field
 from devices.uplink import RecordKind, UplinkRecord
 from hub.api import add_api_routes
 from hub.bridge import HomeBridge
+from hub.care import CareChecks  # daily care check
 from hub.charging import ChargingRequests
 from hub.config import HubConfig
 from hub.consent_api import add_privacy_routes
@@ -42,6 +43,7 @@ from hub.pairing import Pairer, PairingError, PairRequest, Refusal, WindowView
 from hub.pairing_session import Issued
 from hub.registry import DeviceRecord, DeviceRegistry
 from hub.removal import PendingRemoval, Removals
+from hub.repairs import RepairBook  # repair orders
 from hub.resident_events import DeviceChanged, DeviceRemoved, DiscoveryChanged
 from hub.rules import RULES, RuleEngine
 from hub.services import ServiceRequests
@@ -49,7 +51,10 @@ from hub.store import Store
 from hub.supervision import Supervisor
 from hub.uplink import Uplink
 from hub.web import PathOnlyAccessLogger, add_resident_routes
+from hub.web.care_api import add_care_routes  # daily care check
 from hub.web.notices_api import add_notice_routes
+from hub.web.repairs_api import add_repair_routes  # repair orders
+from hub.web.visitors_api import add_visitor_routes  # visitor passes
 
 _LOG = logging.getLogger(__name__)
 
@@ -106,6 +111,19 @@ class Hub:
             wake_uplink=lambda: self._uplink.wake(),
         )
         self.notices.listen(self.services.on_notice)
+        #: The resident's daily care check (hub.care); ``care.set_clock`` compresses time.
+        self.care = CareChecks(
+            hub_id=config.hub_id,
+            home_id=config.home_id,
+            store=self._store,
+            gate=self.consent,
+            ask=self.services.request,
+            bus=self.bus,
+            kind_of=lambda d: r.kind if (r := self._registry.get(d)) is not None else None,
+        )
+        #: The resident's repair orders, kept from the community's notices (hub.repairs).
+        self.repairs = RepairBook(store=self._store, services=self.services)
+        self.notices.listen(self.repairs.on_notice)
         self._downlink = Downlink(
             hub_id=config.hub_id,
             community_key=community_key(config),
@@ -431,9 +449,14 @@ class Hub:
         app = web.Application()
         app.router.add_get(WS_PATH, self._links.handle)
         add_api_routes(app, self, self._admin)
-        add_privacy_routes(app, self.consent, self, self._admin)
+        add_privacy_routes(app, self.consent, self, self._admin, ask=self.services.request)
         add_resident_routes(app, self, self.bus, self._admin)
         add_notice_routes(app, self.notices, self.charging, self._admin)
+        add_care_routes(app, self.care, self.services, self._admin)  # daily care check
+        add_repair_routes(  # the Repairs tab and the phone page
+            app, self.repairs, self._admin, home=self, notices=self.notices
+        )
+        add_visitor_routes(app, self.services, self.notices, self._admin)  # the Visitors tab
         self._runner = web.AppRunner(
             app,
             handle_signals=False,
@@ -448,6 +471,7 @@ class Hub:
         self._rules = RuleEngine(RULES, self, self.bus)
         await self._uplink.start()
         self._supervisor.start()
+        self.care.start()  # daily care check
         if self._bridge is not None:
             await self._bridge.start()
         self._heartbeat = asyncio.get_running_loop().create_task(
@@ -480,6 +504,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._supervisor.stop()
+        await self.care.stop()  # daily care check
         if self._runner is not None:
             await self._uplink.stop()
         self._store.close()

@@ -46,6 +46,8 @@ class Category(StrEnum):
     PRESENCE = "presence"
     HEALTH = "health"
     VEHICLE_PLATE = "vehicle_plate"
+    #: "No sign of life by the check time" (care checks): home, check time, tier only.
+    DAILY_CHECK = "daily_check"
 
 
 #: Sensitive personal information (PIPL Art. 28): each needs a separate consent of its own.
@@ -56,6 +58,7 @@ SENSITIVE: Final[frozenset[Category]] = frozenset(
         Category.PRESENCE,
         Category.HEALTH,
         Category.VEHICLE_PLATE,
+        Category.DAILY_CHECK,  # care checks: it tells who may be unwell at home
     }
 )
 
@@ -76,6 +79,7 @@ CATEGORY_FIELDS: Final[dict[Category, frozenset[str]]] = {
     Category.PRESENCE: frozenset({"occupied", "ts", "device_id", "room"}),
     Category.HEALTH: frozenset({"observation", "value", "ts", "device_id"}),
     Category.VEHICLE_PLATE: frozenset({"plate", "ts", "location"}),
+    Category.DAILY_CHECK: frozenset({"home", "check_time", "tier", "ts"}),  # care checks
 }
 
 #: Which category each interop event belongs to (mirrors ``devices.catalog.EventType``).
@@ -103,6 +107,8 @@ EVENT_CATEGORY: Final[dict[str, Category]] = {
     "fire_lane_obstructed": Category.SAFETY_ALARMS,
     "hub_offline": Category.DEVICE_HEALTH,
     "charge_session_ended": Category.DEVICE_HEALTH,
+    "visitor_entry": Category.PRESENCE,  # visitor passes: only ever from a common-area gate
+    "care_check_missed": Category.DAILY_CHECK,  # care checks
 }
 
 

@@ -582,6 +582,9 @@
 
   // ---- field pages: charging shed, fire lanes, history ------------------------------------
   const PAGES = ["board", "shed", "lanes", "history", "orders"]; // orders: see orders.js
+  PAGES.push("notices", "parcels"); // the manager's notices, parcels: notices.js, parcels.js
+  PAGES.push("visitors"); // visitor passes: visitors.js
+  PAGES.push("care"); // care checks: care.js
   const FIELD_POLL_MS = 2000;
   const HISTORY_PAGE = 25;
   let page = "board";

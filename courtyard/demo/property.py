@@ -12,6 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from courtyard.demo.scene_care import CareScene
+from courtyard.demo.scene_notices import NoticesScene
+from courtyard.demo.scene_orders import OrdersScene
+from courtyard.demo.scene_parcels import ParcelsScene
+from courtyard.demo.scene_visitors import VisitorsScene
+
 if TYPE_CHECKING:
     from courtyard.demo.runner import Community
 
@@ -45,4 +51,10 @@ class Scene(Protocol):
 
 
 #: Every scene the demo plays, as factories (a scene keeps per-run state).
-SCENES: Final[tuple[Callable[[], Scene], ...]] = ()
+SCENES: Final[tuple[Callable[[], Scene], ...]] = (
+    OrdersScene,  # repairs: from an alarm, from a resident, and one left to go overdue
+    CareScene,  # care checks: asked, then family, then duty staff
+    VisitorsScene,  # visitor passes: issued, let in, refused once expired
+    NoticesScene,  # the manager's urgent notice to one building, and its read receipts
+    ParcelsScene,  # parcels: delivered, reminded, collected with the code from the hub
+)

@@ -31,6 +31,7 @@ from courtyard.demo.consent import (
     resident_id,
 )
 from courtyard.demo.escalation import write_rules
+from courtyard.demo.family import fetch_mailboxes
 from courtyard.demo.field import (
     FIELD_SITES,
     FIELD_TIMELINE,
@@ -241,7 +242,7 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
 
     await server.start()
     await asyncio.gather(*(hub.start() for hub in community.all_hubs()))
-    await community.consents.enroll(community)
+    await community.consents.enroll(community, family_dir=data_dir / "family")
     for home in community.homes:  # every demo home has signed the shed's rules of use
         await server.set_charging(home.home_id, True)
 
@@ -400,11 +401,17 @@ async def run_demo(options: DemoOptions) -> int:
         await _play(community, options, started)
         await asyncio.sleep(max(0.0, started + options.duration - time.monotonic()))
         await _drain(community, within_s=20)
-        receipt = community.consents.erase(community)
+        # Family members' apps fetch and open their sealed fields (courtyard.demo.family).
+        consents = community.consents
+        consents.family_mailbox = await fetch_mailboxes(community, consents.family)
+        receipt = await community.consents.erase(community)
         _say(
             f"  >> {receipt.resident_id:>7}  erased at the hub (data key destroyed); "
             f"deletion receipt {receipt_id(receipt)}"
         )
+        erased = community.consents.erasure or {}
+        if erased.get("community_receipt_id"):  # the community erased its copy too
+            _say(f"  >> {'':>7}  erased at the community; receipt {erased['community_receipt_id']}")
         await monitor.settle(community.server, within_s=10)
         if options.report is not None:
             report = await build_report(community, monitor, timing)

@@ -29,6 +29,12 @@ STATIC_FILES: Final = {
     "i18n.js": "application/javascript",
     "privacy.js": "application/javascript",
     "charging.js": "application/javascript",
+    "notices.js": "application/javascript",  # property notices, parcels
+    "notices.css": "text/css",  # property notices, parcels
+    "care.js": "application/javascript",  # daily care check
+    "repairs.js": "application/javascript",
+    "phone.js": "application/javascript",
+    "visitors.js": "application/javascript",  # visitor passes
 }
 CSP: Final = (
     "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"

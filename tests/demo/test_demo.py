@@ -24,6 +24,7 @@ HOME_ALARM_KINDS = {
     "emergency_call",
     "water_leak",
     "device_offline",
+    "care_check_missed",  # the care scene's resident does not answer in time
 }
 FIELD_ALARM_KINDS = {
     "charger_overtemperature",
@@ -31,7 +32,7 @@ FIELD_ALARM_KINDS = {
     "elevator_ebike",
     "fire_lane_obstructed",
 }
-ALERTS = {"device_offline", "elevator_ebike", "fire_lane_obstructed"}
+ALERTS = {"device_offline", "elevator_ebike", "fire_lane_obstructed", "care_check_missed"}
 
 
 def _courtyard(*args: str) -> list[str]:
@@ -54,7 +55,8 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
     assert "time is compressed" in run.stdout
     report = json.loads(report_file.read_text())
     assert report["homes"] == 7 and report["devices"] == 7 * 6
-    assert report["field_hubs"] == 2 and report["field_devices"] == 7
+    # The shed (4 ports, smoke), the lift camera, the lane sensor, the gate and the locker.
+    assert report["field_hubs"] == 2 and report["field_devices"] == 9
     assert report["alarms_injected"] >= 7
     assert report["alarms_delivered"] == report["alarms_injected"]
     assert report["alarm_events_delivered"] == report["alarm_events_injected"]
@@ -87,6 +89,7 @@ def test_headless_demo_delivers_every_alarm_exactly_once(tmp_path: Path) -> None
     # Nobody acknowledged the first alarms for a while: their chains climbed past tier 0.
     assert max(a["escalation_tier"] for a in alarms) >= 1
     _assert_field_story(report)
+    _assert_property_story(report["property"])
     # Every CAP message the community published lies beside the report, valid CAP 1.2.
     cap_files = sorted((tmp_path / "r.cap").glob("*.xml"))
     assert len(cap_files) >= len(alarms)
@@ -231,3 +234,30 @@ def _alarms(base: str, token: str) -> list[dict[str, object]]:
     with urllib.request.urlopen(request, timeout=10) as resp:
         alarms: list[dict[str, object]] = json.load(resp)["alarms"]
     return alarms
+
+
+def _assert_property_story(prop: dict[str, Any]) -> None:
+    """What the community recorded of its property services (issue: smart property)."""
+    orders = prop["orders"]
+    by_source = {o["source"]: o for o in orders["orders"]}
+    assert by_source["alarm"]["alarm_id"] is not None and orders["from_alarm"]
+    rated = by_source["resident"]
+    assert rated["state"] == "confirmed" and rated["rating"] is not None
+    assert orders["resident_rated"] and orders["hub_state"] == "confirmed"
+    assert any(o["overdue_tiers"] for o in orders["orders"]) and orders["overdue_escalated"]
+    notice = prop["notices"]
+    assert notice["published"] and notice["urgent"]
+    receipts = notice["receipts"]
+    assert receipts and set(receipts.values()) <= {"delivered", "read"}
+    assert "read" in receipts.values() and notice["counts"]["pending"] == 0
+    visitors = prop["visitors"]
+    entries = visitors["entries"]
+    assert [e["accepted"] for e in entries] == [True, False]
+    assert entries[1]["reason"] == "expired"
+    assert {e["pass_id"] for e in entries} == {visitors["passes"][0]["pass_id"]}
+    parcel = prop["parcels"]
+    assert parcel["delivered_at"] and parcel["picked_up_at"] and parcel["reminded"] >= 1
+    assert parcel["status"] == "picked_up"
+    care = prop["care"]
+    assert care["escalated_to"][:1] == ["family"] and care["family_told_at"]
+    assert care["staff_alarm_id"] is not None

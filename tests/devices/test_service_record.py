@@ -44,7 +44,7 @@ def _depth(value: object) -> int:
     return 0
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(body=bodies)
 def test_a_service_request_round_trips_or_is_refused_for_its_depth(body: dict[str, Any]) -> None:
     record = service_request(

@@ -48,6 +48,7 @@ window.CourtyardCharging = ({ t, api, locale }) => {
     renderSessions();
     renderRequests();
     renderNotices();
+    if (window.CourtyardNoticeExtras) window.CourtyardNoticeExtras.update(state.notices);
   }
 
   function renderSessions() {
@@ -106,6 +107,7 @@ window.CourtyardCharging = ({ t, api, locale }) => {
         body.textContent = notice.body;
         li.append(body);
       }
+      if (window.CourtyardNoticeExtras) window.CourtyardNoticeExtras.decorate(li, notice);
       if (!notice.read) {
         const read = document.createElement("button");
         read.type = "button";
