@@ -129,6 +129,29 @@ def _device_id(request: web.Request) -> str:
     return device_id
 
 
+def admin_only(admin_token: Callable[[], str], area: str) -> Callable[[Handler], Handler]:
+    """Wrap a resident page's handler: the hub's admin token first, then bad input as a 400
+    and anything unexpected as a logged 500, so every API of the hub fails the same way."""
+
+    def guarded(handler: Handler) -> Handler:
+        async def run(request: web.Request) -> web.StreamResponse:
+            if not is_admin(request, admin_token()):
+                return error(401, "the hub's admin token is required", "unauthorized")
+            try:
+                return await handler(request)
+            except BadRequestError as exc:
+                return error(400, str(exc), "bad_request")
+            except web.HTTPException:
+                raise
+            except Exception:
+                _LOG.exception("%s: %s %s failed", area, request.method, request.path)
+                return error(500, "internal error", "internal")
+
+        return run
+
+    return guarded
+
+
 def add_resident_api(
     app: web.Application, hub: ResidentHub, admin_token: Callable[[], str]
 ) -> None:

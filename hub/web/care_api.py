@@ -15,7 +15,6 @@ nothing. The consent a care check needs is signed in the browser and recorded th
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from datetime import date
@@ -25,10 +24,7 @@ from aiohttp import web
 
 from hub.care import SERVICE, CareChecks
 from hub.services import ServiceRequests
-from hub.web.api import BadRequestError, Handler, error, json_body
-from hub.web.auth import is_admin
-
-_LOG = logging.getLogger(__name__)
+from hub.web.api import BadRequestError, admin_only, json_body
 
 #: What a resident may book from the Care tab.
 BOOKABLE: Final = frozenset({"meal", "care_visit", "child_care"})
@@ -64,21 +60,7 @@ def add_care_routes(
     services: ServiceRequests,
     admin_token: Callable[[], str],
 ) -> None:
-    def guarded(handler: Handler) -> Handler:
-        async def run(request: web.Request) -> web.StreamResponse:
-            if not is_admin(request, admin_token()):
-                return error(401, "the hub's admin token is required", "unauthorized")
-            try:
-                return await handler(request)
-            except BadRequestError as exc:
-                return error(400, str(exc), "bad_request")
-            except web.HTTPException:
-                raise
-            except Exception:
-                _LOG.exception("care API: %s %s failed", request.method, request.path)
-                return error(500, "internal error", "internal")
-
-        return run
+    guarded = admin_only(admin_token, "care API")
 
     def bookings() -> list[dict[str, Any]]:
         return [r for r in services.list(SERVICE) if r["action"] == "book"]

@@ -12,7 +12,6 @@ nothing, an unknown notice is a 404.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from aiohttp import web
@@ -21,10 +20,7 @@ from devices.messages import DEVICE_ID_RE
 from devices.uplink import RequestAction
 from hub.charging import ChargingRequests
 from hub.notices import NoticeBox
-from hub.web.api import BadRequestError, Handler, error, json_body
-from hub.web.auth import is_admin
-
-_LOG = logging.getLogger(__name__)
+from hub.web.api import BadRequestError, admin_only, error, json_body
 
 
 def add_notice_routes(
@@ -33,21 +29,7 @@ def add_notice_routes(
     charging: ChargingRequests,
     admin_token: Callable[[], str],
 ) -> None:
-    def guarded(handler: Handler) -> Handler:
-        async def run(request: web.Request) -> web.StreamResponse:
-            if not is_admin(request, admin_token()):
-                return error(401, "the hub's admin token is required", "unauthorized")
-            try:
-                return await handler(request)
-            except BadRequestError as exc:
-                return error(400, str(exc), "bad_request")
-            except web.HTTPException:
-                raise
-            except Exception:
-                _LOG.exception("notices API: %s %s failed", request.method, request.path)
-                return error(500, "internal error", "internal")
-
-        return run
+    guarded = admin_only(admin_token, "notices API")
 
     async def list_notices(request: web.Request) -> web.StreamResponse:
         return web.json_response({"notices": notices.list(), "unread": notices.unread()})

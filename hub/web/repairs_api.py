@@ -17,7 +17,6 @@ the community checks everything again and decides (its answer comes back as a no
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from aiohttp import web
 from hub.notices import NoticeBox
 from hub.registry import DeviceRecord
 from hub.repairs import CATEGORIES, RepairBook
-from hub.web.api import BadRequestError, Handler, error, json_body
+from hub.web.api import BadRequestError, admin_only, json_body
 from hub.web.auth import is_admin
 
 #: The hub page's policy (scripts only from the hub itself).
@@ -69,8 +68,6 @@ def active_alarms(home: Home) -> list[dict[str, Any]]:
         )
     return sorted(out, key=lambda a: (a["priority"] != "critical", -int(a["ts"])))
 
-
-_LOG = logging.getLogger(__name__)
 
 _SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 #: Each action's fields: name -> (required, check).
@@ -160,21 +157,7 @@ def add_repair_routes(
     home: Home | None = None,
     notices: NoticeBox | None = None,
 ) -> None:
-    def guarded(handler: Handler) -> Handler:
-        async def run(request: web.Request) -> web.StreamResponse:
-            if not is_admin(request, admin_token()):
-                return error(401, "the hub's admin token is required", "unauthorized")
-            try:
-                return await handler(request)
-            except BadRequestError as exc:
-                return error(400, str(exc), "bad_request")
-            except web.HTTPException:
-                raise
-            except Exception:
-                _LOG.exception("repairs API: %s %s failed", request.method, request.path)
-                return error(500, "internal error", "internal")
-
-        return run
+    guarded = admin_only(admin_token, "repairs API")
 
     async def view(request: web.Request) -> web.StreamResponse:
         return web.json_response(repairs.view())

@@ -14,7 +14,6 @@ home's own request log; the community keeps only a keyed hash of it.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -24,10 +23,7 @@ from aiohttp import web
 from devices.visitor_pass import MAX_ENTRIES, PASS_ID_RE
 from hub.notices import NoticeBox
 from hub.services import ServiceRequests
-from hub.web.api import BadRequestError, Handler, error, json_body
-from hub.web.auth import is_admin
-
-_LOG = logging.getLogger(__name__)
+from hub.web.api import BadRequestError, admin_only, json_body
 
 SERVICE: Final = "visitor_pass"
 _TIME_RE: Final = re.compile(
@@ -107,21 +103,7 @@ def add_visitor_routes(
     notices: NoticeBox,
     admin_token: Callable[[], str],
 ) -> None:
-    def guarded(handler: Handler) -> Handler:
-        async def run(request: web.Request) -> web.StreamResponse:
-            if not is_admin(request, admin_token()):
-                return error(401, "the hub's admin token is required", "unauthorized")
-            try:
-                return await handler(request)
-            except BadRequestError as exc:
-                return error(400, str(exc), "bad_request")
-            except web.HTTPException:
-                raise
-            except Exception:
-                _LOG.exception("visitors API: %s %s failed", request.method, request.path)
-                return error(500, "internal error", "internal")
-
-        return run
+    guarded = admin_only(admin_token, "visitors API")
 
     async def view(request: web.Request) -> web.StreamResponse:
         return web.json_response({"passes": passes_view(services, notices)})
