@@ -21,8 +21,6 @@ import pytest
 from community.openapi import registered, undocumented
 from tests.notices.conftest import Site, wait_for
 
-pytest_plugins = ["tests.notices.conftest"]
-
 
 def _app(site: Site) -> object:
     return site.community._runner.app  # type: ignore[union-attr]
