@@ -96,9 +96,9 @@ class CommunityConfig:
     cap_sender: str = ""
     #: UTC offset of the times in CAP messages, in minutes (480 for China Standard Time).
     cap_utc_offset_min: int = 0
-    #: ``enforce``: store only what a home's consent (or the emergency override) covers;
-    #: ``open``: store every valid record. See community/consent_check.py.
-    consent: str = "open"
+    #: ``enforce`` (the default): store only what a home's consent (or the emergency override)
+    #: covers; ``open``: store every valid record. See community/consent_check.py.
+    consent: str = "enforce"
     #: Replay window at ingest (community.replay): a record more than this far in the future
     #: or the past is refused, as is a device sequence number this far below the highest seen.
     replay_future_s: int = 10 * 60

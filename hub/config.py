@@ -50,9 +50,10 @@ class HubConfig:
     #: The resident's own MQTT broker (Zigbee2MQTT, Shelly, Tasmota) to bridge; see
     #: :class:`hub.bridge_config.HomeMqttConfig`. None: no bridge.
     home_mqtt: HomeMqttConfig | None = None
-    #: ``enforce``: only what a resident's consent (or the emergency override) allows is
-    #: uplinked; ``open``: everything is, as before consent existed. See hub/consent_gate.py.
-    consent: str = "open"
+    #: ``enforce`` (the default: deny unless the resident consented): only what a resident's
+    #: consent (or the emergency override) allows is uplinked; ``open``: everything is, for
+    #: installations without residents' consent (tests, labs). See hub/consent_gate.py.
+    consent: str = "enforce"
     #: The pseudonymous resident whose consents govern this home (default: the home id).
     resident_id: str = ""
     #: The community's Ed25519 public key (64 hex digits), given at enrollment: downlink

@@ -142,7 +142,7 @@ async def make_hub(tmp_path: Path, home_broker: Mosquitto) -> AsyncIterator[Make
             "home_mqtt": home_settings(home_broker, **(home or {})),
         }
         fields.update(kw)
-        hub = Hub(HubConfig(**fields))
+        hub = Hub(HubConfig(**{"consent": "open", **fields}))
         hubs.append(hub)
         if start:
             await hub.start()

@@ -71,6 +71,7 @@ def threaded_hub(tmp_path: Path, home_broker: Mosquitto) -> Iterator[HubThread]:
         mqtt_password="hub-secret",
         heartbeat_s=3600.0,
         home_mqtt=home_settings(home_broker),  # a dict, as a configuration file gives it
+        consent="open",
     )
     running = HubThread(config)
     try:

@@ -296,4 +296,5 @@ def make_config(broker: Mosquitto, data_dir: Path, **kw: Any) -> CommunityConfig
         mqtt_username="community",
         mqtt_password="community-secret",
         **kw,
+        consent="open",
     )

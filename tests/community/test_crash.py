@@ -81,6 +81,8 @@ def test_sigkill_midway_stores_each_record_exactly_once(
                 "mqtt_port": mosquitto.port,
                 "mqtt_username": "community",
                 "mqtt_password": "community-secret",
+                # No resident here: durability, not consent, is under test.
+                "consent": "open",
                 "hubs": [
                     {
                         "hub_id": "hub-k",

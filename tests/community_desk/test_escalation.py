@@ -261,7 +261,9 @@ def test_a_bad_table_is_refused_with_a_reason(table: object, message: str) -> No
 def test_a_bad_rules_file_or_target_stops_the_server_from_starting(tmp_path: Path) -> None:
     bad = tmp_path / "rules.json"
     bad.write_text('{"rules": [{"tiers": []}]}')
-    config = CommunityConfig("t", tmp_path / "d", "127.0.0.1", 1, "u", "p", escalation_file=bad)
+    config = CommunityConfig(
+        "t", tmp_path / "d", "127.0.0.1", 1, "u", "p", escalation_file=bad, consent="open"
+    )
     with pytest.raises(ValueError, match="tiers"):
         CommunityServer(config)
     unusable = NotifyTarget("sms", Channel.APPRISE, "nonsense://x", (Audience.MANAGER,))

@@ -22,9 +22,9 @@ def _config(tmp_path: Path, **kw: object) -> HubConfig:
     )
 
 
-def test_consent_defaults_to_open_and_accepts_enforce(tmp_path: Path) -> None:
-    assert _config(tmp_path).consent == "open"
-    assert _config(tmp_path, consent="enforce").consent == "enforce"
+def test_consent_is_enforced_by_default_and_open_only_when_asked(tmp_path: Path) -> None:
+    assert _config(tmp_path).consent == "enforce"
+    assert _config(tmp_path, consent="open").consent == "open"
 
 
 @pytest.mark.parametrize("value", ["", "ENFORCE", "allow", None])

@@ -104,6 +104,7 @@ async def stack(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Stack]:
         mqtt_port=mosquitto.port,
         mqtt_username="community",
         mqtt_password=community_password,
+        consent="open",
     )
     community = CommunityServer(community_config)
     hub_dir = tmp_path / "hub"
@@ -121,6 +122,7 @@ async def stack(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Stack]:
         heartbeat_s=2.0,
         ack_timeout_s=2.0,
         community_public_key_hex=community.community_public_key_hex,
+        consent="open",
     )
     hub = Hub(hub_config)
     await community.start()

@@ -154,6 +154,7 @@ async def start_stack(data_dir: Path, home_count: int = 2) -> Stack:
         mqtt_password=community_password,
         http_port=0,
         hub_offline_after_s=30.0,
+        consent="open",
     )
     stack = Stack(data_dir, broker, config, CommunityServer(config))
     try:
@@ -175,6 +176,7 @@ async def start_stack(data_dir: Path, home_count: int = 2) -> Stack:
                     mqtt_password=password,
                     heartbeat_s=2.0,
                     ack_timeout_s=2.0,
+                    consent="open",
                 )
             )
             stack.homes.append(HomeUnderTest(home, hub))

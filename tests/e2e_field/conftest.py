@@ -124,6 +124,7 @@ async def field_stack(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Fie
         mqtt_username="community",
         mqtt_password=community_password,
         http_port=0,
+        consent="open",
     )
     community = CommunityServer(config, field_rules=short_rules())
     hub_dir = tmp_path / "hub"
@@ -142,6 +143,7 @@ async def field_stack(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Fie
             heartbeat_s=2.0,
             ack_timeout_s=2.0,
             community_public_key_hex=community.community_public_key_hex,
+            consent="open",
         )
     )
     devices: list[SimulatedDevice] = []

@@ -37,7 +37,7 @@ async def make_hub(tmp_path: Path) -> AsyncIterator[MakeHub]:
             "mqtt_password": "hub-secret",
         }
         fields.update(overrides)
-        hub = Hub(HubConfig(**fields))
+        hub = Hub(HubConfig(**{"consent": "open", **fields}))
         hubs.append(hub)
         if start:
             await hub.start()

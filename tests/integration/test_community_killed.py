@@ -73,6 +73,8 @@ async def test_every_alarm_is_stored_exactly_once_across_a_community_kill(
                 "mqtt_port": mosquitto.port,
                 "mqtt_username": "community",
                 "mqtt_password": community_password,
+                # No resident here: durability, not consent, is under test.
+                "consent": "open",
                 "hubs": [
                     {
                         "hub_id": "hub-k",
@@ -93,6 +95,7 @@ async def test_every_alarm_is_stored_exactly_once_across_a_community_kill(
             mqtt_port=mosquitto.port,
             mqtt_password=hub_password,
             ack_timeout_s=1.0,
+            consent="open",
         )
     )
     await hub.start()

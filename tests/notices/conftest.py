@@ -82,6 +82,7 @@ def _hub_config(
         heartbeat_s=2.0,
         ack_timeout_s=2.0,
         community_public_key_hex=key_hex,
+        consent="open",
     )
 
 
@@ -103,6 +104,7 @@ async def site(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Site]:
         mqtt_port=mosquitto.port,
         mqtt_username="community",
         mqtt_password=community_password,
+        consent="open",
     )
     community = CommunityServer(community_config, field_rules=quick_rules())
     community.notices.retry_s = 1.0

@@ -105,6 +105,7 @@ async def estate(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Estate]:
             mqtt_port=mosquitto.port,
             mqtt_username="community",
             mqtt_password=password,
+            consent="open",
         )
     )
     community.notices.retry_s = 1.0

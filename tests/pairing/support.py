@@ -108,7 +108,7 @@ async def make_hub(tmp_path: Path) -> AsyncIterator[MakeHub]:
             "discovery": True,
         }
         fields.update(overrides)
-        hub = Hub(HubConfig(**fields))
+        hub = Hub(HubConfig(**{"consent": "open", **fields}))
         hubs.append(hub)
         await hub.start()
         return hub

@@ -77,6 +77,7 @@ async def community(tmp_path: Path) -> AsyncIterator[Community]:
             mqtt_username="community",
             mqtt_password=password,
             http_port=0,
+            consent="open",
         )
     )
     hub_id, home_id = unique("hub"), "home-101"
@@ -96,6 +97,7 @@ async def community(tmp_path: Path) -> AsyncIterator[Community]:
             heartbeat_s=2.0,
             ack_timeout_s=2.0,
             discovery=True,
+            consent="open",
         )
     )
     try:

@@ -84,6 +84,7 @@ def homes(tmp_path: Path) -> Iterator[Homes]:
             mqtt_port=1,
             mqtt_username="community",
             mqtt_password="unused-the-broker-is-never-dialled",
+            consent="open",
         )
     )
     for hub_id, home_id in HUBS.items():

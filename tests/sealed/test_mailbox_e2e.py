@@ -176,6 +176,7 @@ async def test_another_home_cannot_take_over_or_revoke_a_registered_recipient(
                 mqtt_password=password,
                 ack_timeout_s=1.0,
                 community_public_key_hex=s.community.community_public_key_hex,
+                consent="open",
             )
         )
         await other.start()
