@@ -108,6 +108,9 @@ EVENT_CATEGORY: Final[dict[str, Category]] = {
     "hub_offline": Category.DEVICE_HEALTH,
     "charge_session_ended": Category.DEVICE_HEALTH,
     "visitor_entry": Category.PRESENCE,  # visitor passes: only ever from a common-area gate
+    # Parcel lockers: only ever behind a common-area gateway; a pickup says someone was there.
+    "parcel_delivered": Category.PRESENCE,
+    "parcel_picked_up": Category.PRESENCE,
     "care_check_missed": Category.DAILY_CHECK,  # care checks
 }
 
