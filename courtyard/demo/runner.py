@@ -238,6 +238,9 @@ async def _start(options: DemoOptions, data_dir: Path, timing: Timing) -> Commun
             site.area,
             building=site.building,
             common_area=True,
+            # No resident lives in the shed, the lift or the lane: no consent governs what
+            # their gateways report (the community treats them as common areas too).
+            consent="open",
         )
 
     await server.start()
