@@ -176,6 +176,7 @@
   const SEVERITY_RANK = { critical: 0, alert: 1, info: 2 };
 
   const $ = (sel) => document.querySelector(sel);
+  const { el } = window.Kit;
   const alarms = new Map();
   const hubs = new Map();
   let lang = initialLanguage();
@@ -207,21 +208,6 @@
     (text, [k, v]) => text.replace(`{${k}}`, v), t(key));
   const who = (by) => (SYSTEM_ACTORS[by] ? t(SYSTEM_ACTORS[by]) : by);
   const handlingOf = (a) => a.handling || "new";
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
 
   // ---- language --------------------------------------------------------------------------
   function applyLanguage() {

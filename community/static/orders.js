@@ -76,6 +76,7 @@
   };
   const PAGE_SIZE = 25;
   const $ = (sel) => document.querySelector(sel);
+  const { el, toast, call } = window.Kit;
   const state = { orders: [], total: 0, offset: 0, error: "", loaded: false, detail: null };
   let seq = 0;
   let timer = null;
@@ -91,43 +92,6 @@
   const when = (iso) => (iso ? new Date(iso).toLocaleString(
     lang() === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
   const onPage = () => location.hash === "#orders";
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function toast(text, isError) {
-    const node = $("#toast");
-    node.textContent = text;
-    node.classList.toggle("error", Boolean(isError));
-    node.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { node.hidden = true; }, 3500);
-  }
-
-  async function call(method, url, body) {
-    const options = { method, credentials: "same-origin" };
-    if (body !== undefined) {
-      options.headers = { "Content-Type": "application/json" };
-      options.body = JSON.stringify(body);
-    }
-    const res = await fetch(url, options);
-    if (res.status === 401) { location.href = "/login"; throw new Error("signed out"); }
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.error || String(res.status));
-    return data;
-  }
 
   // ---- labels ------------------------------------------------------------------------------
   function applyLanguage() {

@@ -23,6 +23,7 @@
   };
   const POLL_MS = 3000;
   const $ = (sel) => document.querySelector(sel);
+  const { el } = window.Kit;
   const state = { parcels: [], waiting: 0, total: 0, error: "", loaded: false };
   let timer = null;
 
@@ -32,21 +33,6 @@
   const when = (iso) => (iso ? new Date(iso).toLocaleString(
     lang() === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "—");
   const onPage = () => location.hash === "#parcels";
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
 
   async function load() {
     const status = $("#pc-status").value;

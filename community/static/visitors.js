@@ -39,6 +39,7 @@
   };
   const POLL_MS = 3000;
   const $ = (sel) => document.querySelector(sel);
+  const { toast } = window.Kit;
   const state = { passes: [], entries: [], timer: null };
 
   const lang = () => (document.documentElement.lang.startsWith("zh") ? "zh" : "en");
@@ -56,15 +57,6 @@
     td.textContent = text;
     if (testid) td.dataset.testid = testid;
     return td;
-  }
-
-  function toast(text, isError) {
-    const node = $("#toast");
-    node.textContent = text;
-    node.classList.toggle("error", Boolean(isError));
-    node.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { node.hidden = true; }, 3500);
   }
 
   async function call(method, url) {
